@@ -1,0 +1,241 @@
+r"""Claims: every statement the book makes about a measurement is checked where it is made.
+
+A notebook states a claim with :func:`check`: an id, the statement in words, the measured
+value and a :class:`Criterion`. The claim is
+
+* recorded (:func:`recorded` lists the claims of this kernel, in order);
+* glued under its id for the prose (``{glue:text}`id``` in the notebook, or
+  ``{glue:text}`notebook.ipynb::id``` from another page), as the rounded value;
+* shown as one rounded row, to be placed in a cell tagged ``nbval-check-output`` so that
+  nbval compares it when the notebook is re-run; the row carries the full record in its
+  output metadata (key ``flowapprox.claim``) for the claims ledger;
+* and raises :class:`ClaimFailed` when the criterion does not hold, so a book whose
+  numbers stop supporting its text does not build.
+
+Rounding makes the rows stable across machines: values are shown with ``fmt`` (three
+significant digits by default); quantities at round-off level use ``fmt="bound"``, which
+shows the smallest power of ten above the value (e.g. ``< 1e-13``).
+
+Examples
+--------
+>>> from flowapprox import claims
+>>> claim = claims.check("demo-order", "Euler has order one", 1.0213, claims.Within(1.0, 0.1))
+PASS  demo-order  1.02  [|value - 1| <= 0.1]  Euler has order one
+>>> claim.passed
+True
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+_REGISTRY: dict[str, Claim] = {}
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+class Criterion(ABC):
+    """A pass/fail rule for a measured value."""
+
+    @abstractmethod
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` satisfies the criterion."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The rule in words, e.g. ``|value - 1| <= 0.1``."""
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True)
+class Within(Criterion):
+    """``|value - target| <= tol``."""
+
+    target: float
+    tol: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.target) and math.isfinite(self.tol) and self.tol >= 0):
+            raise ValueError(f"Within needs a finite target and tol >= 0, got {self}")
+
+    def holds(self, value: float) -> bool:
+        return abs(value - self.target) <= self.tol
+
+    def describe(self) -> str:
+        return f"|value - {_number(self.target)}| <= {_number(self.tol)}"
+
+
+@dataclass(frozen=True)
+class Between(Criterion):
+    """``low <= value <= high``."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"Between needs low <= high, got {self.low} and {self.high}")
+
+    def holds(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def describe(self) -> str:
+        return f"{_number(self.low)} <= value <= {_number(self.high)}"
+
+
+@dataclass(frozen=True)
+class AtMost(Criterion):
+    """``value <= bound``."""
+
+    bound: float
+
+    def holds(self, value: float) -> bool:
+        return value <= self.bound
+
+    def describe(self) -> str:
+        return f"value <= {_number(self.bound)}"
+
+
+@dataclass(frozen=True)
+class AtLeast(Criterion):
+    """``value >= bound``."""
+
+    bound: float
+
+    def holds(self, value: float) -> bool:
+        return value >= self.bound
+
+    def describe(self) -> str:
+        return f"value >= {_number(self.bound)}"
+
+
+class ClaimFailed(AssertionError):
+    """A claim's measured value does not satisfy its criterion."""
+
+
+def format_value(value: float, fmt: str = ".3g") -> str:
+    """Round ``value`` for display: a format spec, or ``"bound"`` for ``< 10^k``.
+
+    Integer specs such as ``"d"`` accept integral values (counts).
+    """
+    if fmt == "bound":
+        if value <= 0:
+            return "0" if value == 0 else format(value, ".1e")
+        return f"< 1e{math.floor(math.log10(value)) + 1:d}"
+    if fmt[-1:] in ("b", "d", "o", "x", "X", "n") and float(value).is_integer():
+        return format(int(value), fmt)  # integer formats (counts) accept integral floats
+    return format(value, fmt)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A checked statement: ``statement`` holds because ``value`` satisfies ``criterion``."""
+
+    id: str
+    statement: str
+    value: float
+    criterion: Criterion
+    fmt: str = ".3g"
+
+    @property
+    def passed(self) -> bool:
+        """Whether the criterion holds for the measured value."""
+        return self.criterion.holds(self.value)
+
+    @property
+    def shown_value(self) -> str:
+        """The rounded value as shown in the row and glued for the prose."""
+        return format_value(self.value, self.fmt)
+
+    def row(self) -> str:
+        """One line: verdict, id, rounded value, criterion and statement."""
+        verdict = "PASS" if self.passed else "FAIL"
+        return f"{verdict}  {self.id}  {self.shown_value}  [{self.criterion}]  {self.statement}"
+
+    def record(self) -> dict[str, object]:
+        """A JSON-ready record (rounded value only, so it is stable across machines)."""
+        return {
+            "id": self.id,
+            "statement": self.statement,
+            "value": self.shown_value,
+            "criterion": self.criterion.describe(),
+            "passed": self.passed,
+        }
+
+
+def check(
+    id: str,
+    statement: str,
+    value: float,
+    criterion: Criterion,
+    *,
+    fmt: str = ".3g",
+) -> Claim:
+    """State, record, glue and show a claim; raise :class:`ClaimFailed` if it fails.
+
+    Parameters
+    ----------
+    id
+        Unique lower-case id (letters, digits, ``.`` and ``-``), also the glue key.
+    statement
+        The claim in words, as the book states it.
+    value
+        The measured number (a Python or NumPy/torch scalar; must be finite).
+    criterion
+        The rule the value must satisfy.
+    fmt
+        Format spec for the shown value (default three significant digits), or
+        ``"bound"`` for round-off-level quantities.
+    """
+    if not isinstance(id, str) or not _ID.match(id):
+        raise ValueError(f"id must match {_ID.pattern!r}, got {id!r}")
+    if not isinstance(statement, str) or not statement.strip():
+        raise ValueError("statement must be a non-empty string")
+    if not isinstance(criterion, Criterion):
+        raise TypeError(f"criterion must be a Criterion, got {type(criterion).__name__}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"value must be a real number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise ValueError(f"value of claim {id!r} must be finite, got {number}")
+    format_value(number, fmt)  # fail early on a bad format spec
+    claim = Claim(id, statement.strip(), number, criterion, fmt)
+    _REGISTRY[id] = claim
+    _show(claim)
+    if not claim.passed:
+        raise ClaimFailed(f"claim {id!r} failed: {claim.shown_value} violates {criterion}")
+    return claim
+
+
+def recorded() -> list[Claim]:
+    """The claims checked in this process, in the order they were (last) checked."""
+    return list(_REGISTRY.values())
+
+
+def _show(claim: Claim) -> None:
+    """Print the row; inside a kernel also glue the value and attach the record."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        get_ipython = None  # type: ignore[assignment]
+    if get_ipython is None or get_ipython() is None:
+        print(claim.row())
+        return
+    from IPython.display import display
+    from myst_nb import glue
+
+    glue(claim.id, claim.shown_value, display=False)
+    display(
+        {"text/plain": claim.row()},
+        metadata={"flowapprox.claim": claim.record()},
+        raw=True,
+    )
