@@ -6,7 +6,9 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 * :mod:`flowapprox.families`: control families :math:`f(x;\\theta)`;
 * :mod:`flowapprox.controls`: piecewise-constant controls;
 * :mod:`flowapprox.flows`: flow maps, ResNets, reference solvers, closed forms;
+* :mod:`flowapprox.piecewise`: piecewise-linear functions and their exact 1-D flows;
 * :mod:`flowapprox.metrics`: errors, grids, Jacobians, rates;
+* :mod:`flowapprox.training`: the training loop;
 * :mod:`flowapprox.claims`: checked claims;
 * :mod:`flowapprox.plotting`: the book's figures;
 * :mod:`flowapprox.reproducibility`: :func:`setup` and the environment record.
@@ -30,7 +32,9 @@ from .metrics import (
     max_error,
     sobol_points,
 )
+from .piecewise import PiecewiseLinear, cell_centres, cell_index, multiwell, pl_flow
 from .reproducibility import Session, environment, setup
+from .training import train
 
 try:
     __version__ = version("flowapprox")
@@ -45,11 +49,14 @@ __all__ = [
     "LogLogFit",
     "METHODS",
     "PiecewiseConstantControl",
+    "PiecewiseLinear",
     "ResidualBlock",
     "RidgeReLU",
     "Session",
     "claims",
     "depth_errors",
+    "cell_centres",
+    "cell_index",
     "environment",
     "fit_loglog",
     "flow",
@@ -58,10 +65,13 @@ __all__ = [
     "jacobian_determinants",
     "lp_error",
     "max_error",
+    "multiwell",
+    "pl_flow",
     "plotting",
     "reference_flow",
     "resnet",
     "ridge_flow",
     "setup",
     "sobol_points",
+    "train",
 ]

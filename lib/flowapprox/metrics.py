@@ -228,7 +228,7 @@ def depth_errors(
     method: str,
     depths: Sequence[int],
 ) -> np.ndarray:
-    """Max error of the depth-``D`` discretisation :func:`~flowapprox.flow` for each ``D``.
+    r"""Max error of the depth-``D`` discretisation :func:`~flowapprox.flow` for each ``D``.
 
     Depth means the total number of steps, so every ``D`` must be a multiple of the number
     of pieces (``steps_per_piece = D / pieces``). ``reference`` holds the exact images of
