@@ -3,15 +3,15 @@
 The shared library of the book *Deep learning via dynamical systems: an executable
 companion*. The public API is re-exported here; the submodules hold one concept each:
 
-* :mod:`flowapprox.families`: control families :math:`f(x;\\theta)`;
-* :mod:`flowapprox.controls`: piecewise-constant controls;
-* :mod:`flowapprox.flows`: flow maps, ResNets, reference solvers, closed forms;
-* :mod:`flowapprox.piecewise`: piecewise-linear functions and their exact 1-D flows;
-* :mod:`flowapprox.metrics`: errors, grids, Jacobians, rates;
-* :mod:`flowapprox.training`: the training loop;
-* :mod:`flowapprox.claims`: checked claims;
-* :mod:`flowapprox.plotting`: the book's figures;
-* :mod:`flowapprox.reproducibility`: :func:`setup` and the environment record.
+* ``flowapprox.families``: control families :math:`f(x;\\theta)`;
+* ``flowapprox.controls``: piecewise-constant controls;
+* ``flowapprox.flows``: flow maps, ResNets, reference solvers, closed forms;
+* ``flowapprox.piecewise``: piecewise-linear functions and their exact 1-D flows;
+* ``flowapprox.metrics``: errors, grids, Jacobians, rates;
+* ``flowapprox.training``: the training loop;
+* ``flowapprox.claims``: checked claims;
+* ``flowapprox.plotting``: the book's figures;
+* ``flowapprox.reproducibility``: :func:`setup` and the environment record.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -7,8 +7,9 @@ value and a :class:`Criterion`. The claim is
 * glued under its id for the prose (``{glue:text}`id``` in the notebook, or
   ``{glue:text}`notebook.ipynb::id``` from another page), as the rounded value;
 * shown as one rounded row, to be placed in a cell tagged ``nbval-check-output`` so that
-  nbval compares it when the notebook is re-run; the row carries the full record in its
-  output metadata (key ``flowapprox.claim``) for the claims ledger;
+  nbval compares it when the notebook is re-run; in the HTML book the row carries the
+  anchor ``#claim-<id>``, and its output metadata (key ``flowapprox.claim``) holds the
+  record from which the claims ledger is built;
 * and raises :class:`ClaimFailed` when the criterion does not hold, so a book whose
   numbers stop supporting its text does not build.
 
@@ -27,12 +28,13 @@ True
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+_ID = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 _REGISTRY: dict[str, Claim] = {}
 
 
@@ -160,6 +162,10 @@ class Claim:
         verdict = "PASS" if self.passed else "FAIL"
         return f"{verdict}  {self.id}  {self.shown_value}  [{self.criterion}]  {self.statement}"
 
+    def _ipython_display_(self) -> None:
+        """Show nothing when a notebook cell ends with ``claims.check(...)``: the row is
+        already shown by :func:`check` (and a trailing ``;`` is not honoured by nbval)."""
+
     def record(self) -> dict[str, object]:
         """A JSON-ready record (rounded value only, so it is stable across machines)."""
         return {
@@ -195,12 +201,14 @@ def check(
         Format spec for the shown value (default three significant digits), or
         ``"bound"`` for round-off-level quantities.
     """
-    if not isinstance(id, str) or not _ID.match(id):
+    if not isinstance(id, str) or not _ID.fullmatch(id):
         raise ValueError(f"id must match {_ID.pattern!r}, got {id!r}")
     if not isinstance(statement, str) or not statement.strip():
         raise ValueError("statement must be a non-empty string")
     if not isinstance(criterion, Criterion):
         raise TypeError(f"criterion must be a Criterion, got {type(criterion).__name__}")
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"value must be a real number, got {value!r}")
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
@@ -209,6 +217,7 @@ def check(
         raise ValueError(f"value of claim {id!r} must be finite, got {number}")
     format_value(number, fmt)  # fail early on a bad format spec
     claim = Claim(id, statement.strip(), number, criterion, fmt)
+    _REGISTRY.pop(id, None)  # a re-checked claim moves to the end
     _REGISTRY[id] = claim
     _show(claim)
     if not claim.passed:
@@ -234,8 +243,10 @@ def _show(claim: Claim) -> None:
     from myst_nb import glue
 
     glue(claim.id, claim.shown_value, display=False)
+    row = claim.row()
+    html_row = f'<pre class="flowapprox-claim" id="claim-{claim.id}">{html.escape(row)}</pre>'
     display(
-        {"text/plain": claim.row()},
+        {"text/plain": row, "text/html": html_row},
         metadata={"flowapprox.claim": claim.record()},
         raw=True,
     )

@@ -3,7 +3,7 @@ r"""Piecewise-constant controls: durations :math:`t_1,\dots,t_k` and one paramet
 On the :math:`j`-th interval of length :math:`t_j` the dynamics is the fixed field
 :math:`f(\cdot;\theta_j)`; the flow map of the control is the composition
 :math:`\varphi^{f_k}_{t_k}\circ\dots\circ\varphi^{f_1}_{t_1}` (book, Chapter 1,
-{prf:ref}`def-flow-map`). A piece of length :math:`t_j` corresponds to a block of residual
+:prf:ref:`def-flow-map`). A piece of length :math:`t_j` corresponds to a block of residual
 layers with shared weights.
 
 Examples

@@ -1,7 +1,7 @@
 r"""Control families: vector fields :math:`f(x;\theta)` as pure functions of state and parameters.
 
 A *control family* :math:`\mathcal F = \{f(\cdot;\theta) : \theta\in\Theta\}` plays the role
-of one residual block (book, Chapter 1, {prf:ref}`def-control-family`). Here a family is a
+of one residual block (book, Chapter 1, :prf:ref:`def-control-family`). Here a family is a
 small immutable object that knows the names and shapes of its parameters and evaluates
 
 .. math:: f(x;\theta)

@@ -1,6 +1,6 @@
 r"""Flow maps of piecewise-constant controls: fixed-step integrators, ResNets, references.
 
-The flow map of a piecewise-constant control (book, Chapter 1, {prf:ref}`def-flow-map`) is
+The flow map of a piecewise-constant control (book, Chapter 1, :prf:ref:`def-flow-map`) is
 
 .. math:: \varphi = \varphi^{f(\cdot;\theta_k)}_{t_k}\circ\dots\circ\varphi^{f(\cdot;\theta_1)}_{t_1}.
 
@@ -221,15 +221,20 @@ def reference_flow(
             options = {"step_t": t_end.reshape(1)}
         else:
             options = {"step_size": float(t_end) / steps}
-        solution = torchdiffeq.odeint(
-            lambda t, y, theta=theta: field(y, theta),
-            x,
-            times,
-            method=method,
-            rtol=rtol,
-            atol=atol,
-            options=options,
-        )
+        try:
+            solution = torchdiffeq.odeint(
+                lambda t, y, theta=theta: field(y, theta),
+                x,
+                times,
+                method=method,
+                rtol=rtol,
+                atol=atol,
+                options=options,
+            )
+        except AssertionError as exc:  # torchdiffeq: "underflow in dt" when the state blows up
+            if "underflow in dt" not in str(exc):
+                raise
+            raise FlowBlowUpError(j, detail=f" ({method}: {exc})") from exc
         x = solution[-1]
         _check_finite(x, j)
     return x
@@ -263,7 +268,9 @@ def ridge_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
         )
     for j in range(control.num_pieces):
         v, w, b = (control.params[key][j] for key in ("v", "w", "b"))
-        s0 = torch.relu(x @ w + b)
-        x = x + (s0 * _expm1_ratio(w @ v, control.durations[j])).unsqueeze(-1) * v
+        s0 = x @ w + b
+        active = s0 > 0  # inactive points must not move, even if the active ones overflow
+        shift = torch.where(active, s0, 0.0) * _expm1_ratio(w @ v, control.durations[j])
+        x = x + torch.where(active, shift, 0.0).unsqueeze(-1) * v
         _check_finite(x, j)
     return x

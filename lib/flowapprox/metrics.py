@@ -77,7 +77,8 @@ class Box:
 
     def _scale(self, unit: np.ndarray, dtype: torch.dtype | None) -> Tensor:
         lower, upper = np.asarray(self.lower), np.asarray(self.upper)
-        points = lower + unit * (upper - lower)
+        # A convex combination is exact at unit = 0 and 1; the clip guards the last ulp.
+        points = np.clip((1.0 - unit) * lower + unit * upper, lower, upper)
         return torch.as_tensor(points, dtype=dtype or torch.get_default_dtype())
 
 

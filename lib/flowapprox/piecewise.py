@@ -18,8 +18,8 @@ Examples
 >>> from flowapprox import multiwell, pl_flow
 >>> psi = multiwell(4, 0.1, dtype=torch.float64)
 >>> x = torch.tensor([0.05, 0.3, 0.5, 0.6], dtype=torch.float64)
->>> pl_flow(psi, x, 20.0)  # cell points go to their centres; 0.5 is an unstable zero
-tensor([0.1250, 0.3750, 0.5000, 0.6250], dtype=torch.float64)
+>>> [round(v, 6) for v in pl_flow(psi, x, 20.0).tolist()]  # cells collapse; 0.5 is unstable
+[0.125, 0.375, 0.5, 0.625]
 """
 
 from __future__ import annotations

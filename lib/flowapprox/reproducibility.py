@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import random
@@ -28,6 +29,7 @@ from ._validation import check_positive_int
 _PACKAGES = ("flowapprox", "torch", "torchdiffeq", "numpy", "scipy", "matplotlib")
 
 
+@functools.cache
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -41,6 +43,11 @@ def _cpu_model() -> str:
 
 def environment() -> dict[str, str]:
     """Versions of Python and the book's main packages, and the CPU model."""
+    return dict(_environment())
+
+
+@functools.cache
+def _environment() -> dict[str, str]:
     record = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
     for name in _PACKAGES:
         try:
@@ -95,4 +102,28 @@ def setup(
         from .plotting import use_book_style
 
         use_book_style()
-    return Session(seed=seed, threads=threads, dtype=dtype)
+    session = Session(seed=seed, threads=threads, dtype=dtype)
+    _announce(session)
+    return session
+
+
+def _announce(session: Session) -> None:
+    """In a notebook, show one machine-independent line and record the environment.
+
+    The environment (package versions, CPU) goes into the output's metadata under
+    ``flowapprox.environment``, where the book's reproducibility appendix reads it.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        return
+    if get_ipython() is None:
+        return
+    from IPython.display import display
+
+    line = (
+        f"flowapprox {session.environment['flowapprox']} | seed {session.seed} | "
+        f"{str(session.dtype).removeprefix('torch.')} | {session.threads} torch thread(s)"
+    )
+    record = dict(session.environment, seed=str(session.seed))
+    display({"text/plain": line}, metadata={"flowapprox.environment": record}, raw=True)

@@ -61,7 +61,7 @@ def train(
     lr
         Learning rate.
     progress
-        Show a progress bar (default: see :func:`progress_enabled`).
+        Show a progress bar (default: on unless ``FLOWAPPROX_PROGRESS=0``).
     description
         Label of the progress bar.
 

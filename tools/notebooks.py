@@ -1,0 +1,609 @@
+"""Execute, normalise and check the book's chapter notebooks.
+
+Usage (from the repository root; ``make`` wraps the common cases)::
+
+    python tools/notebooks.py execute [NOTEBOOK ...] [-p NAME VALUE ...] [--report PATH] [--runs-dir DIR]
+    python tools/notebooks.py normalise NOTEBOOK ...      # alias: strip
+    python tools/notebooks.py check [NOTEBOOK ...]
+    python tools/notebooks.py times [--report PATH]
+
+Without notebook arguments, ``execute`` and ``check`` act on every chapter
+notebook (``chapters/*/*.ipynb``, sorted). ``execute`` replaces each notebook
+atomically by its executed, normalised version; with ``-p`` it writes to
+``_build/runs/`` instead. A failing notebook is left untouched, the others still
+run, and the exit status is 1. Exit status 2 means a usage error (unknown
+parameter, missing file, unregistered kernel) found before anything ran.
+
+Conventions enforced here (see ``hygiene_problems``): committed notebooks are a
+fresh top-to-bottom run (execution counts 1..n) with outputs, carry no volatile
+metadata (papermill timings, execution timestamps, widget state, Python
+version), use the ``flowapprox`` kernel, have exactly one ``parameters`` cell
+and at least one ``nbval-check-output`` cell, and leak no machine paths.
+
+The module is importable; ``main(argv)`` returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import tokenize
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import yaml
+from IPython.core.displayhook import DisplayHook
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from papermill.exceptions import PapermillExecutionError
+from papermill.iorw import NoDatesSafeLoader
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_GLOB = "chapters/*/*.ipynb"
+REPORT_NAME = "execution-report.json"
+DEFAULT_REPORT = ROOT / "_build" / REPORT_NAME
+DEFAULT_RUNS_DIR = ROOT / "_build" / "runs"
+
+KERNEL_NAME = "flowapprox"
+KERNELSPEC = {"name": KERNEL_NAME, "display_name": "Python (flowapprox)", "language": "python"}
+REGISTER_KERNEL_HINT = (
+    f".venv/bin/python -m ipykernel install --sys-prefix --name {KERNEL_NAME} "
+    f'--display-name "{KERNELSPEC["display_name"]}"  (or run `make`, which does it)'
+)
+
+VOLATILE_CELL_METADATA = ("papermill", "execution", "ExecuteTime")
+VOLATILE_NOTEBOOK_METADATA = ("papermill", "widgets")
+
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+CHECK_OUTPUT_TAG = "nbval-check-output"
+
+MAX_NOTEBOOK_BYTES = 1_500_000
+
+# Machine-specific absolute paths. The first look-behind keeps URLs
+# (https://host/home/...) and relative paths (data/tmp/...) from matching; the
+# second starts site-packages matches at a token start, which keeps the search
+# linear in the length of the text.
+ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.:/~-])/(?:root|home|tmp|work|Users|private/var)/\S*"
+    r"|(?<!\S)\S*?(?:site|dist)-packages\S*"
+    r"|\b[A-Z]:\\\S*"
+)
+
+
+class NotebookToolError(Exception):
+    """A problem the user must fix; ``main`` prints it without a traceback."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def discover_notebooks(root: Path = ROOT) -> list[Path]:
+    """Return the chapter notebooks under ``root``, sorted (checkpoints are never matched)."""
+    return sorted(p for p in root.glob(NOTEBOOK_GLOB) if ".ipynb_checkpoints" not in p.parts)
+
+
+def display_path(path: Path) -> str:
+    """Return ``path`` relative to the repository root when it lies inside it."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _where(index: int, cell: nbformat.NotebookNode) -> str:
+    """Human-readable cell position: 1-based index plus the cell id when present."""
+    cell_id = cell.get("id")
+    return f"cell {index + 1}" + (f" (id {cell_id})" if cell_id else "")
+
+
+# ---------------------------------------------------------------- normalise / write
+
+
+def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Remove volatile metadata from ``nb`` in place and return it.
+
+    Drops the cell metadata keys in ``VOLATILE_CELL_METADATA`` and empty ``tags``
+    lists (papermill adds them to every cell), the notebook metadata keys in
+    ``VOLATILE_NOTEBOOK_METADATA`` and ``language_info.version``, and sets the
+    kernelspec to the flowapprox one. Tags, outputs and execution counts are kept.
+    """
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
+    for key in VOLATILE_NOTEBOOK_METADATA:
+        nb.metadata.pop(key, None)
+    nb.metadata.get("language_info", {}).pop("version", None)
+    nb.metadata["kernelspec"] = nbformat.from_dict(dict(KERNELSPEC))
+    return nb
+
+
+def serialise(nb: nbformat.NotebookNode) -> str:
+    """Serialise ``nb`` exactly as Jupyter saves it (one trailing newline)."""
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically.
+
+    The text goes to a temporary file in the same directory, which then replaces
+    ``path`` with ``os.replace``: readers see the old or the new file, never a
+    partial one, and on any error the temporary file is removed and ``path`` is
+    untouched. The file mode of an existing ``path`` is preserved.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(_target_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _target_mode(path: Path) -> int:
+    """Mode for a file replacing ``path``: its current mode, else 0o666 minus the umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def normalise_file(path: Path) -> bool:
+    """Normalise the notebook at ``path`` in place; return whether the file changed."""
+    original = Path(path).read_text(encoding="utf-8")
+    text = serialise(normalise(nbformat.reads(original, as_version=4)))
+    if text == original:
+        return False
+    atomic_write_text(Path(path), text)
+    return True
+
+
+# ------------------------------------------------------------------------- execute
+
+
+@dataclass
+class RunRecord:
+    """Outcome of executing one notebook (one entry of the execution report)."""
+
+    notebook: str
+    seconds: float
+    parameters: dict[str, Any]
+    status: str  # "ok" or "failed"
+    output: str
+    error: str | None = None
+
+
+def parse_parameter_value(text: str) -> Any:
+    """Parse a ``-p NAME VALUE`` value like papermill's ``-y`` YAML parameters.
+
+    YAML scalars and flow collections (``3``, ``0.5``, ``true``, ``null``,
+    ``[16, 32]``) become Python values and dates stay strings (papermill's
+    ``NoDatesSafeLoader``). Numbers that YAML 1.1 leaves as strings, such as
+    ``1e-3``, become floats; an empty value stays ``""``.
+    """
+    if not text.strip():
+        return text
+    try:
+        value = yaml.load(text, Loader=NoDatesSafeLoader)
+    except yaml.YAMLError as exc:
+        raise NotebookToolError(f"cannot parse parameter value {text!r}: {exc}") from exc
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
+
+
+def parse_parameters(pairs: Iterable[Sequence[str]] | None) -> dict[str, Any]:
+    """Turn ``[(name, value), ...]`` from ``-p`` options into a parameter dict."""
+    return {name: parse_parameter_value(value) for name, value in pairs or []}
+
+
+def declared_parameters(path: Path) -> list[str]:
+    """Names assigned in the notebook's ``parameters`` cell, as papermill sees them."""
+    return list(papermill.inspect_notebook(str(path)))
+
+
+def check_parameter_names(path: Path, parameters: dict[str, Any]) -> None:
+    """Raise ``NotebookToolError`` unless every name in ``parameters`` is declared by ``path``."""
+    if not parameters:
+        return
+    declared = declared_parameters(path)
+    unknown = sorted(set(parameters) - set(declared))
+    if not unknown:
+        return
+    valid = ", ".join(declared) if declared else f"none (no cell tagged {PARAMETERS_TAG!r})"
+    raise NotebookToolError(f"{display_path(path)}: unknown parameter(s) {', '.join(unknown)}; valid names: {valid}")
+
+
+def require_kernel() -> None:
+    """Raise ``NotebookToolError`` if the flowapprox kernelspec is not registered."""
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        raise NotebookToolError(
+            f"Jupyter kernel {KERNEL_NAME!r} is not registered; register it with:\n  {REGISTER_KERNEL_HINT}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """Prepare the kernel's environment for a reproducible, quiet run.
+
+    Hide ``MPLBACKEND`` so ipykernel selects the inline backend (an inherited
+    ``MPLBACKEND=Agg`` would make ``plt.show()`` silently produce no figure at all in
+    the executed notebook), and switch off progress bars (``FLOWAPPROX_PROGRESS=0``,
+    read by ``flowapprox.train``) unless the caller set it.
+    """
+    saved = os.environ.pop("MPLBACKEND", None)
+    progress_was_set = "FLOWAPPROX_PROGRESS" in os.environ
+    os.environ.setdefault("FLOWAPPROX_PROGRESS", "0")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+        if not progress_was_set:
+            os.environ.pop("FLOWAPPROX_PROGRESS", None)
+
+
+def execute_notebook(path: Path, output: Path, parameters: dict[str, Any]) -> None:
+    """Execute ``path`` with papermill, normalise the result, write it atomically to ``output``.
+
+    The kernel runs in the notebook's own folder. On any exception nothing is written.
+    """
+    with _kernel_environment():
+        nb = papermill.execute_notebook(
+            str(path),
+            None,  # papermill writes nothing; the result is written atomically below
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=str(Path(path).parent),
+            progress_bar=False,
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output, serialise(normalise(nb)))
+
+
+def _describe_failure(exc: Exception) -> str:
+    """One-line description of an execution failure."""
+    if isinstance(exc, PapermillExecutionError):
+        return f"{exc.ename}: {exc.evalue} (in execution count {exc.exec_count})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def execute_all(
+    paths: Sequence[Path],
+    parameters: dict[str, Any],
+    report_path: Path = DEFAULT_REPORT,
+    runs_dir: Path = DEFAULT_RUNS_DIR,
+) -> list[RunRecord]:
+    """Execute ``paths`` in order and write the JSON report to ``report_path``.
+
+    Without parameters each notebook is replaced by its executed version. With
+    parameters the executed copy goes to ``runs_dir/<stem>.ipynb`` and the
+    committed notebook is left alone. Parameter names are checked for every
+    notebook before anything runs. A failing notebook is reported and left
+    byte-identical, and the remaining notebooks are still executed.
+    """
+    require_kernel()
+    for path in paths:
+        check_parameter_names(path, parameters)
+    if parameters:
+        _reject_duplicate_stems(paths)
+
+    records = []
+    for path in paths:
+        output = runs_dir / f"{path.stem}.ipynb" if parameters else path
+        print(f"executing {display_path(path)} ...", flush=True)
+        start = time.perf_counter()
+        error: str | None = None
+        try:
+            execute_notebook(path, output, parameters)
+        except Exception as exc:  # report it, keep going with the other notebooks
+            print(f"FAILED {display_path(path)}: {exc}", file=sys.stderr, flush=True)
+            error = _describe_failure(exc)
+        else:
+            note = f" -> {display_path(output)} (committed notebook unchanged)" if parameters else ""
+            print(f"  ok{note}", flush=True)
+        seconds = round(time.perf_counter() - start, 2)
+        status = "failed" if error else "ok"
+        records.append(RunRecord(display_path(path), seconds, parameters, status, display_path(output), error))
+
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(report_path, json.dumps([asdict(r) for r in records], indent=2) + "\n")
+    return records
+
+
+def _reject_duplicate_stems(paths: Sequence[Path]) -> None:
+    """Parametrised runs are written to ``<runs dir>/<stem>.ipynb``: stems must be distinct."""
+    stems = [p.stem for p in paths]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:
+        raise NotebookToolError(f"several notebooks named {', '.join(clashes)}: run them one at a time")
+
+
+def format_times(records: Sequence[RunRecord | dict[str, Any]]) -> str:
+    """Aligned table of per-notebook execution times with a total line."""
+    rows = [asdict(r) if isinstance(r, RunRecord) else r for r in records]
+    width = max([len("notebook"), len("total")] + [len(r["notebook"]) for r in rows])
+    lines = [f"{'notebook':<{width}}  {'seconds':>8}  status", f"{'-' * width}  {'-' * 8}  ------"]
+    lines += [f"{r['notebook']:<{width}}  {r['seconds']:>8.1f}  {r['status']}" for r in rows]
+    total = sum(r["seconds"] for r in rows)
+    failed = sum(r["status"] != "ok" for r in rows)
+    lines.append(f"{'total':<{width}}  {total:>8.1f}  " + (f"{failed} failed" if failed else "all ok"))
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------- hygiene
+
+
+def hygiene_problems(path: Path | str) -> list[str]:
+    """Return every hygiene problem of the committed notebook at ``path`` ([] if clean).
+
+    Each message names the cell (1-based index and id) where it applies.
+    """
+    path = Path(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # unreadable JSON or schema violation
+        return [f"not a valid notebook: {type(exc).__name__}: {exc}"]
+    size = path.stat().st_size
+    problems = []
+    if size > MAX_NOTEBOOK_BYTES:
+        problems.append(
+            f"file is {size / 1e6:.2f} MB, over the {MAX_NOTEBOOK_BYTES / 1e6:.1f} MB limit "
+            "(shrink figures or printed output)"
+        )
+    return problems + _metadata_problems(nb) + _tag_problems(nb) + _execution_problems(nb, path) + _output_problems(nb)
+
+
+def _metadata_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """Wrong kernelspec and volatile metadata that ``normalise`` would remove."""
+    hint = "run `python tools/notebooks.py normalise` on it"
+    problems = []
+    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    if kernel != KERNEL_NAME:
+        problems.append(f"kernelspec name is {kernel!r}, expected {KERNEL_NAME!r}: {hint}")
+    found = [k for k in VOLATILE_NOTEBOOK_METADATA if k in nb.metadata]
+    if "version" in nb.metadata.get("language_info", {}):
+        found.append("language_info.version")
+    if found:
+        problems.append(f"volatile notebook metadata {', '.join(found)}: {hint}")
+    for index, cell in enumerate(nb.cells):
+        keys = [k for k in VOLATILE_CELL_METADATA if k in cell.metadata]
+        if keys:
+            problems.append(f"{_where(index, cell)}: volatile cell metadata {', '.join(keys)}: {hint}")
+    return problems
+
+
+def _tag_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """Exactly one ``parameters`` cell, no injected one, at least one useful checked cell."""
+
+    def tagged(tag: str) -> list[tuple[int, nbformat.NotebookNode]]:
+        return [(i, c) for i, c in enumerate(nb.cells) if tag in c.metadata.get("tags", [])]
+
+    problems = []
+    parameter_cells = tagged(PARAMETERS_TAG)
+    if len(parameter_cells) != 1:
+        where = ", ".join(_where(i, c) for i, c in parameter_cells) or "none"
+        problems.append(f"{len(parameter_cells)} cells tagged {PARAMETERS_TAG!r} ({where}), expected exactly 1")
+    for i, c in tagged(INJECTED_TAG):
+        problems.append(
+            f"{_where(i, c)}: papermill {INJECTED_TAG!r} cell: this is a parametrised run; "
+            "commit a run with default parameters (`make book`)"
+        )
+    checked = tagged(CHECK_OUTPUT_TAG)
+    if not checked:
+        problems.append(f"no cell tagged {CHECK_OUTPUT_TAG!r}: tag the cells printing headline results")
+    for i, c in checked:
+        if c.cell_type == "code" and not c.get("outputs"):
+            problems.append(f"{_where(i, c)}: tagged {CHECK_OUTPUT_TAG!r} but has no output to compare")
+        if c.cell_type == "code" and _ends_with_semicolon(c.source):
+            problems.append(
+                f"{_where(i, c)}: tagged {CHECK_OUTPUT_TAG!r} and ends with ';': under nbval the result "
+                "is displayed anyway (nbval issue #194) and the comparison fails; "
+                "end the cell with a statement such as `_ = ...`"
+            )
+    return problems
+
+
+def _ends_with_semicolon(source: str) -> bool:
+    """Whether IPython would suppress the cell's result because its last token is ';'."""
+    try:
+        return DisplayHook.semicolon_at_end_of_expression(source)
+    except (SyntaxError, tokenize.TokenError):  # magics or unfinished code: judge the text
+        return source.rstrip().endswith(";")
+
+
+def _execution_problems(nb: nbformat.NotebookNode, path: Path) -> list[str]:
+    """Code cells must be non-empty and numbered 1..n: a fresh top-to-bottom run."""
+    problems = []
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for i, c in code:
+        if not c.source.strip():
+            problems.append(f"{_where(i, c)}: empty code cell (it is never executed): delete it")
+    executed = [(i, c) for i, c in code if c.source.strip()]
+    for expected, (i, c) in enumerate(executed, start=1):
+        if c.execution_count != expected:
+            problems.append(
+                f"{_where(i, c)}: execution_count is {c.execution_count}, expected {expected}: "
+                f"not a fresh top-to-bottom run; run `python tools/notebooks.py execute {display_path(path)}`"
+            )
+            break  # later counts are off too; one message is enough
+    return problems
+
+
+def _output_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """No error outputs and no machine-specific absolute paths in any output text."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        outputs = cell.get("outputs", [])
+        for output in outputs:
+            if output.output_type == "error":
+                problems.append(f"{_where(index, cell)}: error output {output.ename}: {output.evalue}")
+        texts = (text for output in outputs for text in _output_texts(output))
+        match = next(filter(None, map(ABSOLUTE_PATH.search, texts)), None)
+        if match:
+            problems.append(
+                f"{_where(index, cell)}: output contains the machine-specific path {match.group(0)[:80]!r}: "
+                "fix or silence the warning that prints it, or print paths relative to the notebook"
+            )
+    return problems
+
+
+def _output_texts(output: nbformat.NotebookNode) -> Iterator[str]:
+    """Stream text and textual mime data of an output (never base64 images, never tracebacks)."""
+    if output.output_type == "stream":
+        yield output.text
+    for mime, value in output.get("data", {}).items():
+        if mime.startswith("text/") or mime.endswith(("json", "xml")):
+            yield value if isinstance(value, str) else json.dumps(value)
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def _existing(paths: Sequence[str]) -> list[Path]:
+    """Turn CLI arguments into paths, failing clearly on missing or non-notebook files."""
+    result = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise NotebookToolError(f"no such notebook: {name}")
+        if path.suffix != ".ipynb":
+            raise NotebookToolError(f"not a notebook (expected .ipynb): {name}")
+        result.append(path)
+    return result
+
+
+def _selected(paths: Sequence[str]) -> list[Path]:
+    """The notebooks named on the command line, or all chapter notebooks."""
+    return _existing(paths) if paths else discover_notebooks()
+
+
+def cmd_execute(args: argparse.Namespace) -> int:
+    """``execute``: run notebooks, write them back (or to the runs dir), report times."""
+    notebooks = _selected(args.notebooks)
+    if not notebooks:
+        print(f"no notebooks to execute (nothing matches {NOTEBOOK_GLOB})")
+    parameters = parse_parameters(args.parameters)
+    # A parametrised run must not overwrite the report of the book's default run.
+    report = args.report or (args.runs_dir / REPORT_NAME if parameters else DEFAULT_REPORT)
+    records = execute_all(notebooks, parameters, report, args.runs_dir)
+    print()
+    print(format_times(records))
+    print(f"report: {display_path(report)}")
+    failed = [r.notebook for r in records if r.status != "ok"]
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_normalise(args: argparse.Namespace) -> int:
+    """``normalise``: strip volatile metadata in place."""
+    for path in _existing(args.notebooks):
+        state = "normalised" if normalise_file(path) else "already normal"
+        print(f"{display_path(path)}: {state}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``check``: print every hygiene problem; non-zero exit if there is any."""
+    notebooks = _selected(args.notebooks)
+    bad = 0
+    for path in notebooks:
+        problems = hygiene_problems(path)
+        bad += bool(problems)
+        for problem in problems:
+            print(f"{display_path(path)}: {problem}")
+    if bad:
+        print(f"{bad} of {len(notebooks)} notebook(s) have hygiene problems", file=sys.stderr)
+        return 1
+    print(f"{len(notebooks)} notebook(s) clean")
+    return 0
+
+
+def cmd_times(args: argparse.Namespace) -> int:
+    """``times``: print the time table of the last execution report."""
+    report = args.report
+    if not report.is_file():
+        raise NotebookToolError(f"no execution report at {display_path(report)}: run `make book` first")
+    print(format_times(json.loads(report.read_text(encoding="utf-8"))))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    report_default = display_path(DEFAULT_REPORT)
+    parser = argparse.ArgumentParser(prog="notebooks.py", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("execute", help="execute notebooks with papermill and normalise them")
+    run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help=f"default: all {NOTEBOOK_GLOB}")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="override a parameter (YAML value); the result goes to --runs-dir, not over the notebook",
+    )
+    run.add_argument(
+        "--report", type=Path, help=f"JSON report (default: {report_default}; with -p: RUNS_DIR/{REPORT_NAME})"
+    )
+    run.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=DEFAULT_RUNS_DIR,
+        help=f"where parametrised runs are written (default: {display_path(DEFAULT_RUNS_DIR)})",
+    )
+    run.set_defaults(func=cmd_execute)
+
+    strip = commands.add_parser("normalise", aliases=["strip"], help="remove volatile metadata in place")
+    strip.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    strip.set_defaults(func=cmd_normalise)
+
+    check = commands.add_parser("check", help="report hygiene problems of committed notebooks")
+    check.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help=f"default: all {NOTEBOOK_GLOB}")
+    check.set_defaults(func=cmd_check)
+
+    times = commands.add_parser("times", help="print the time table of the last execution report")
+    times.add_argument("--report", type=Path, default=DEFAULT_REPORT, help=f"JSON report (default: {report_default})")
+    times.set_defaults(func=cmd_times)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (2 for usage errors such as unknown parameters)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except NotebookToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
