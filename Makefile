@@ -35,7 +35,7 @@ export FLOWAPPROX_PROGRESS ?= 0
 # (unit tests) picks Agg by itself on a headless machine.
 unexport MPLBACKEND
 
-.PHONY: help book html test test-unit test-nbval test-book test-browser run lab clean distclean
+.PHONY: help book html test test-unit test-nbval test-book test-browser figures run lab clean distclean
 
 help:  ## List the targets
 	@echo "Targets (a fresh clone needs only 'make book' or 'make test'):"
@@ -88,6 +88,9 @@ test-browser: $(STAMP)  ## Stage 4: headless Chromium over every built page, off
 	  echo "SKIPPED stage 4/4: no chromium on this machine (Debian: apt-get install chromium;"; \
 	  echo "  .ci/run installs it). Nothing is installed silently."; \
 	fi
+
+figures: $(STAMP)  ## Re-run the notebooks and write every figure to _build/figures (PNG, PDF, manifest.json)
+	$(NB_TOOL) figures
 
 run: $(STAMP)  ## make run NB=path PARAMS="-p name value": executed copy to _build/runs/ (no PARAMS: re-run NB in place)
 	$(if $(NB),,$(error NB is not set; usage: make run NB=chapters/01-x/nb.ipynb PARAMS="-p name value"))

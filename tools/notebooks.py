@@ -6,6 +6,7 @@ Usage (from the repository root; ``make`` wraps the common cases)::
     python tools/notebooks.py normalise NOTEBOOK ...      # alias: strip
     python tools/notebooks.py check [NOTEBOOK ...]
     python tools/notebooks.py times [--report PATH]
+    python tools/notebooks.py figures [NOTEBOOK ...] [--out DIR]
 
 Without notebook arguments, ``execute`` and ``check`` act on every chapter
 notebook (``chapters/*/*.ipynb``, sorted). ``execute`` replaces each notebook
@@ -544,6 +545,59 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_figures(paths: Sequence[Path], out: Path) -> dict[str, Any]:
+    """Re-run ``paths`` (default parameters) and write every figure to ``out`` as PNG and PDF.
+
+    The committed notebooks are not touched: papermill's result is discarded. In the kernel,
+    ``flowapprox.setup`` sees ``FLOWAPPROX_FIGURES_DIR`` and saves each new figure after
+    each cell (``flowapprox.plotting.export_new_figures``). The manifest names, for each
+    figure, the notebook, its parameters, the seed, the library version and each file's
+    sha256.
+    """
+    import hashlib
+    import shutil
+    from importlib.metadata import version
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    figures: list[dict[str, Any]] = []
+    for path in paths:
+        print(f"exporting figures of {display_path(path)} ...", flush=True)
+        os.environ["FLOWAPPROX_FIGURES_DIR"] = str(out.resolve())
+        os.environ["FLOWAPPROX_NOTEBOOK"] = display_path(path)
+        try:
+            with _kernel_environment():
+                papermill.execute_notebook(str(path), None, kernel_name=KERNEL_NAME,
+                                           cwd=str(path.parent), progress_bar=False)
+        finally:
+            del os.environ["FLOWAPPROX_FIGURES_DIR"], os.environ["FLOWAPPROX_NOTEBOOK"]
+        parameters = {name: p["default"] for name, p in papermill.inspect_notebook(str(path)).items()}
+        records_file = out / "records.jsonl"
+        lines = records_file.read_text(encoding="utf-8").splitlines() if records_file.exists() else []
+        records_file.unlink(missing_ok=True)
+        if not lines:
+            raise NotebookToolError(f"{display_path(path)} produced no figures (does it call fa.setup?)")
+        for line in lines:
+            record = json.loads(line)
+            record["parameters"] = parameters
+            record["files"] = {
+                name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in record["files"]
+            }
+            figures.append(record)
+    manifest = {"library_version": version("flowapprox"), "figures": figures}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    """``figures``: write every figure as PNG and PDF with a manifest."""
+    require_kernel()
+    manifest = export_figures(_selected(args.notebooks), args.out)
+    print(f"{len(manifest['figures'])} figures (PNG and PDF) and manifest.json in {display_path(args.out)}")
+    return 0
+
+
 def cmd_times(args: argparse.Namespace) -> int:
     """``times``: print the time table of the last execution report."""
     report = args.report
@@ -588,6 +642,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="report hygiene problems of committed notebooks")
     check.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help=f"default: all {NOTEBOOK_GLOB}")
     check.set_defaults(func=cmd_check)
+
+    figures = commands.add_parser("figures", help="re-run notebooks, write all figures (PNG, PDF) + manifest")
+    figures.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help=f"default: all {NOTEBOOK_GLOB}")
+    figures.add_argument("--out", type=Path, default=ROOT / "_build" / "figures",
+                         help="output folder (default: _build/figures; replaced)")
+    figures.set_defaults(func=cmd_figures)
 
     times = commands.add_parser("times", help="print the time table of the last execution report")
     times.add_argument("--report", type=Path, default=DEFAULT_REPORT, help=f"JSON report (default: {report_default})")

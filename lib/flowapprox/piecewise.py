@@ -164,7 +164,9 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
         reach = torch.where(flat, (end - y) / velocity, reach_exp)
         reach = torch.where(torch.isfinite(end), reach, torch.full_like(reach, math.inf))
         step = torch.minimum(remaining, reach)
-        moved = torch.where(flat, y + velocity * step, zero + (y - zero) * torch.exp(slope * step))
+        offset = y - zero  # 0 for a point on a zero: it must stay put even if exp overflows
+        grown = torch.where(offset == 0, y, zero + offset * torch.exp(slope * step))
+        moved = torch.where(flat, y + velocity * step, grown)
         arrived = reach <= remaining
         new_y = torch.where(arrived, end, moved)
         y = torch.where(active, new_y, y)

@@ -4,6 +4,11 @@ Every figure is made with :func:`figure` (fixed panel size and dpi) after
 :func:`use_book_style` (applied by :func:`flowapprox.setup`). The plotting functions draw
 into a given matplotlib ``Axes`` and return it, so notebooks compose panels freely.
 
+:func:`figure` also registers the figure, so that ``make figures`` can write every figure
+of the book to disk as PNG and PDF with deterministic bytes (:func:`save_figure`,
+:func:`export_new_figures`; the notebook hook is installed by :func:`flowapprox.setup` when
+the environment variable ``FLOWAPPROX_FIGURES_DIR`` is set).
+
 Examples
 --------
 >>> import torch
@@ -14,7 +19,9 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -61,12 +68,62 @@ def use_book_style() -> None:
     plt.rcParams.update(_STYLE)
 
 
-def figure(ncols: int = 1, nrows: int = 1) -> tuple[Figure, Axes | np.ndarray]:
-    """A figure of ``nrows x ncols`` panels of the book's fixed panel size."""
+#: Figures made by :func:`figure` in this process, with their names (export registry).
+_FIGURES: list[tuple[str | None, Figure]] = []
+_EXPORTED: set[int] = set()
+_NAME = re.compile(r"[a-z0-9][a-z0-9\-]*")
+
+
+def figure(
+    ncols: int = 1, nrows: int = 1, *, name: str | None = None
+) -> tuple[Figure, Axes | np.ndarray]:
+    """A figure of ``nrows x ncols`` panels of the book's fixed panel size.
+
+    ``name`` (lower case, digits and ``-``) names the exported files; unnamed figures are
+    numbered in order of creation.
+    """
     ncols = check_positive_int("ncols", ncols)
     nrows = check_positive_int("nrows", nrows)
+    if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
+        raise ValueError(f"name must match {_NAME.pattern!r}, got {name!r}")
     size = (PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows)
-    return plt.subplots(nrows, ncols, figsize=size, dpi=DPI, squeeze=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, dpi=DPI, squeeze=True)
+    _FIGURES.append((name, fig))
+    return fig, axes
+
+
+def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
+    """Write ``fig`` as ``name.png`` and ``name.pdf`` into ``directory``, reproducibly.
+
+    Creation dates are left out of the metadata, so saving the same figure twice gives
+    byte-identical files (on the same machine and library versions).
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        raise ValueError(f"name must match {_NAME.pattern!r}, got {name!r}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    png, pdf = directory / f"{name}.png", directory / f"{name}.pdf"
+    fig.savefig(png, format="png", dpi=DPI)
+    fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "ModDate": None})
+    return [png, pdf]
+
+
+def export_new_figures(directory: str | Path, prefix: str) -> list[dict[str, object]]:
+    """Save every registered figure not saved yet as ``<prefix>-<name>`` (PNG and PDF).
+
+    Returns one record per figure: its name and files (paths relative to ``directory``).
+    """
+    records = []
+    for index, (name, fig) in enumerate(_FIGURES, start=1):
+        if id(fig) in _EXPORTED:
+            continue
+        full = f"{prefix}-{name or f'figure-{index:02d}'}"
+        files = save_figure(fig, directory, full)
+        _EXPORTED.add(id(fig))
+        records.append({"figure": full, "files": [f.name for f in files]})
+    return records
 
 
 def _as_numpy(x: Tensor) -> np.ndarray:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
+import os
 import platform
 import random
 from dataclasses import dataclass, field
@@ -117,9 +119,13 @@ def _announce(session: Session) -> None:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency of the book
         return
-    if get_ipython() is None:
+    shell = get_ipython()
+    if shell is None:
         return
     from IPython.display import display
+
+    if os.environ.get("FLOWAPPROX_FIGURES_DIR"):
+        _install_figure_export(shell, session)
 
     line = (
         f"flowapprox {session.environment['flowapprox']} | seed {session.seed} | "
@@ -127,3 +133,30 @@ def _announce(session: Session) -> None:
     )
     record = dict(session.environment, seed=str(session.seed))
     display({"text/plain": line}, metadata={"flowapprox.environment": record}, raw=True)
+
+
+def _install_figure_export(shell: object, session: Session) -> None:
+    """After every cell, save new figures to ``$FLOWAPPROX_FIGURES_DIR`` (``make figures``).
+
+    Files are named after ``$FLOWAPPROX_NOTEBOOK`` (the notebook's stem); each figure gets
+    a JSON line in ``records.jsonl`` there, from which the manifest is assembled.
+    """
+    from pathlib import Path
+
+    from .plotting import export_new_figures
+
+    directory = Path(os.environ["FLOWAPPROX_FIGURES_DIR"])
+    notebook = os.environ.get("FLOWAPPROX_NOTEBOOK", "notebook")
+    prefix = Path(notebook).parent.name + "--" + Path(notebook).stem
+
+    def export(_result: object = None) -> None:
+        for record in export_new_figures(directory, prefix):
+            record.update(notebook=notebook, seed=session.seed)
+            with open(directory / "records.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    events = shell.events  # type: ignore[attr-defined]
+    for callback in list(events.callbacks["post_run_cell"]):
+        if getattr(callback, "__name__", "") == "export" and callback.__module__ == __name__:
+            events.unregister("post_run_cell", callback)  # setup() called again
+    events.register("post_run_cell", export)
