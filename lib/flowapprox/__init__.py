@@ -9,6 +9,10 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 * ``flowapprox.piecewise``: piecewise-linear functions and their exact 1-D flows;
 * ``flowapprox.metrics``: errors, grids, Jacobians, rates;
 * ``flowapprox.training``: the training loop;
+* ``flowapprox.monotone``: increasing maps in one dimension: isotonic bounds, exact
+  representation of increasing piecewise-linear maps by neuron flows, time budgets;
+* ``flowapprox.node1d``: one-dimensional neural ODEs with piecewise-constant controls;
+* ``flowapprox.collapse``: collapse of cells onto their centres by multi-well flows;
 * ``flowapprox.claims``: checked claims;
 * ``flowapprox.plotting``: the book's figures;
 * ``flowapprox.reproducibility``: :func:`setup` and the environment record.
@@ -16,7 +20,7 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import claims, plotting
+from . import claims, collapse, monotone, node1d, plotting
 from .controls import PiecewiseConstantControl
 from .families import Affine, ControlFamily, ResidualBlock, RidgeReLU
 from .flows import METHODS, FlowBlowUpError, flow, reference_flow, resnet, ridge_flow
@@ -54,6 +58,7 @@ __all__ = [
     "RidgeReLU",
     "Session",
     "claims",
+    "collapse",
     "depth_errors",
     "cell_centres",
     "cell_index",
@@ -65,7 +70,9 @@ __all__ = [
     "jacobian_determinants",
     "lp_error",
     "max_error",
+    "monotone",
     "multiwell",
+    "node1d",
     "pl_flow",
     "plotting",
     "reference_flow",
