@@ -56,6 +56,7 @@ book: $(STAMP)  ## Execute all chapter notebooks (default parameters), then buil
 
 html: $(STAMP)  ## Build the HTML from the committed notebooks (no execution), strict
 	$(BOOK_BUILD)
+	@$(PY) -m pytest -q -m built -p no:cacheprovider tests/test_built_book.py
 	@echo
 	@echo "Book: $(START_PAGE)"
 
@@ -65,7 +66,7 @@ test: test-unit test-nbval test-book test-browser  ## All checks: unit + hygiene
 
 test-unit: $(STAMP)  ## Stage 1: pytest tests/ and the library's doctests (library, hygiene, tools)
 	@echo "=== make test, stage 1/4: pytest tests lib (unit tests, doctests, hygiene) ==="
-	@$(PY) -m pytest -m "not browser" tests lib || { echo "make test: FAILED at stage 1/4 (pytest tests lib)"; exit 1; }
+	@$(PY) -m pytest -m "not browser and not built" tests lib || { echo "make test: FAILED at stage 1/4 (pytest tests lib)"; exit 1; }
 
 test-nbval: $(STAMP)  ## Stage 2: re-run the chapter notebooks, compare checked outputs
 	@echo "=== make test, stage 2/4: nbval over chapter notebooks ==="
@@ -78,6 +79,8 @@ endif
 test-book: $(STAMP)  ## Stage 3: strict HTML build (-W -n --keep-going)
 	@echo "=== make test, stage 3/4: strict book build ==="
 	@$(BOOK_BUILD) || { echo "make test: FAILED at stage 3/4 (jupyter-book build -W -n)"; exit 1; }
+	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_built_book.py \
+	  || { echo "make test: FAILED at stage 3/4 (built book vs notebooks)"; exit 1; }
 
 test-browser: $(STAMP)  ## Stage 4: headless Chromium over every built page, offline (needs chromium)
 	@echo "=== make test, stage 4/4: the built book in headless Chromium ==="

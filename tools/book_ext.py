@@ -15,11 +15,15 @@ build time, so the pages can never disagree with the outputs they describe:
     (``_build/execution-report.json``), if there is one.
 ``build-environment``
     The environment recorded by ``flowapprox.setup`` in the notebooks' outputs, the library
-    version and the date of the last commit of the notebooks (book status).
+    version and the date of the last commit of the notebooks.
+``book-status``
+    One paragraph for the start page: book version, date of the committed outputs, and how
+    many claims hold, linked to the ledger.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -30,7 +34,6 @@ from typing import Any
 
 import nbformat
 from docutils import nodes
-from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -41,14 +44,50 @@ CLAIM_KEY = "flowapprox.claim"
 ENVIRONMENT_KEY = "flowapprox.environment"
 
 
-def _cell(text: object) -> str:
-    """Make a value safe inside an RST list-table cell (one line, escaped)."""
-    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'") \
-        .replace("*", "\\*").replace("_", "\\_")
+def _literal(text: object) -> nodes.Node:
+    return nodes.literal(text=str(text))
+
+
+def _link(text: str, url: str) -> nodes.Node:
+    return nodes.reference(text=text, refuri=url, internal=True)
+
+
+def _paragraph(*parts: object) -> nodes.paragraph:
+    """A paragraph of text pieces and nodes (``**x**``-free: use ``nodes.strong``)."""
+    para = nodes.paragraph()
+    for part in parts:
+        para += part if isinstance(part, nodes.Node) else nodes.Text(str(part))
+    return para
+
+
+def _table(header: list[str], rows: list[list[object]], widths: list[int]) -> nodes.table:
+    """A docutils table (the book's theme styles it like every other table)."""
+    table = nodes.table(classes=["flowapprox-generated"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+
+    def row_node(cells: list[object]) -> nodes.row:
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += _paragraph(cell)
+            row += entry
+        return row
+
+    head = nodes.thead()
+    head += row_node(list(header))
+    body = nodes.tbody()
+    for cells in rows:
+        body += row_node(cells)
+    group += head
+    group += body
+    return table
 
 
 class _BookDirective(SphinxDirective):
-    """Shared helpers: the chapter notebooks of the book and RST rendering."""
+    """Shared helpers: the chapter notebooks of the book, titles and links."""
 
     has_content = False
 
@@ -78,20 +117,6 @@ class _BookDirective(SphinxDirective):
         target = os.path.relpath(f"{docname}.html", here).replace(os.sep, "/")
         return target + (f"#{anchor}" if anchor else "")
 
-    def parse_rst(self, lines: list[str]) -> list[nodes.Node]:
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines, source="generated"), self.content_offset,
-                                container)
-        return container.children
-
-    @staticmethod
-    def list_table(header: list[str], rows: list[list[str]], widths: str = "auto") -> list[str]:
-        lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", ""]
-        for row in [header, *rows]:
-            lines.append(f"   * - {row[0]}")
-            lines.extend(f"     - {cell}" for cell in row[1:])
-        return lines + [""]
-
 
 def _outputs(path: Path) -> Iterator[dict[str, Any]]:
     notebook = nbformat.read(path, as_version=4)
@@ -119,36 +144,47 @@ class ClaimsLedger(_BookDirective):
 
     def run(self) -> list[nodes.Node]:
         by_chapter: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-        total = held = 0
         for docname, path in self.notebooks():
             claims = read_claims(path)
             if not claims:
                 logger.warning(f"notebook {docname} records no claims", location=self.get_location())
             for claim in claims:
                 by_chapter[str(Path(docname).parent)].append((docname, claim))
-                total += 1
-                held += bool(claim["passed"])
                 if not claim["passed"]:
                     logger.warning(
                         f"claim {claim['id']!r} in {docname} failed: {claim['value']} violates "
                         f"{claim['criterion']}", location=self.get_location(),
                     )
-        lines = [f"**{total} claims in {len(by_chapter)} chapters; {held} hold, "
-                 f"{total - held} fail.**", ""]
+        entries = [c for chapter in by_chapter.values() for _, c in chapter]
+        held = sum(bool(c["passed"]) for c in entries)
+        out: list[nodes.Node] = [_paragraph(nodes.strong(
+            text=f"{len(entries)} claims in {len(by_chapter)} chapters; {held} hold, "
+                 f"{len(entries) - held} fail."))]
         for chapter in sorted(by_chapter):
-            entries = by_chapter[chapter]
-            ok = sum(bool(c["passed"]) for _, c in entries)
-            title = self.chapter_title(entries[0][0])
-            lines += [f".. rubric:: {_cell(title)} ({ok} of {len(entries)} hold)", ""]
+            chapter_entries = by_chapter[chapter]
+            ok = sum(bool(c["passed"]) for _, c in chapter_entries)
+            title = self.chapter_title(chapter_entries[0][0])
+            out.append(nodes.rubric(text=f"{title} ({ok} of {len(chapter_entries)} hold)"))
             rows = [
-                [f"`{claim['id']} <{self.link(doc, 'claim-' + claim['id'])}>`__",
-                 _cell(claim["statement"]), f"``{claim['value']}``", f"``{claim['criterion']}``",
-                 "holds" if claim["passed"] else "**fails**"]
-                for doc, claim in entries
+                [_link(claim["id"], self.link(doc, "claim-" + claim["id"])), claim["statement"],
+                 _literal(claim["value"]), _literal(claim["criterion"]),
+                 "holds" if claim["passed"] else nodes.strong(text="fails")]
+                for doc, claim in chapter_entries
             ]
-            lines += self.list_table(["claim", "statement", "measured", "criterion", "verdict"],
-                                     rows, widths="22 40 10 20 8")
-        return self.parse_rst(lines)
+            out.append(_table(["claim", "statement", "measured", "criterion", "verdict"],
+                              rows, [22, 40, 10, 20, 8]))
+        return out
+
+
+def _type_name(parameter: dict[str, Any]) -> str:
+    """Declared type of a papermill parameter, else the type of its literal default."""
+    declared = parameter.get("inferred_type_name")
+    if declared and declared != "None":
+        return str(declared)
+    try:
+        return type(ast.literal_eval(str(parameter["default"]))).__name__
+    except (ValueError, SyntaxError):
+        return "-"
 
 
 class NotebookParameters(_BookDirective):
@@ -157,15 +193,16 @@ class NotebookParameters(_BookDirective):
     def run(self) -> list[nodes.Node]:
         import papermill
 
-        lines: list[str] = []
+        out: list[nodes.Node] = []
         for docname, path in self.notebooks():
             params = papermill.inspect_notebook(str(path))
-            lines += [f".. rubric:: `{docname}.ipynb <{self.link(docname)}>`__", ""]
-            rows = [[f"``{name}``", f"``{p['default']}``", _cell(p["inferred_type_name"]),
-                     _cell(p["help"]) or "-"] for name, p in params.items()]
-            lines += self.list_table(["parameter", "default", "type", "meaning"], rows,
-                                     widths="20 20 12 48")
-        return self.parse_rst(lines)
+            out.append(_paragraph(nodes.strong("", "", _link(f"{docname}.ipynb",
+                                                             self.link(docname)))))
+            rows = [[_literal(name), _literal(p["default"]), _type_name(p),
+                     p["help"] or "-"] for name, p in params.items()]
+            out.append(_table(["parameter", "default", "type", "meaning"], rows,
+                              [20, 20, 12, 48]))
+        return out
 
 
 class ExecutionTimes(_BookDirective):
@@ -175,17 +212,15 @@ class ExecutionTimes(_BookDirective):
         report = Path(self.env.srcdir) / "_build" / "execution-report.json"
         self.env.note_dependency(str(report))
         if not report.exists():
-            return self.parse_rst([
-                "No execution report on this machine yet: ``make book`` writes one "
-                "(``_build/execution-report.json``).", ""])
+            return [_paragraph("No execution report on this machine yet: ", _literal("make book"),
+                               " writes one (", _literal("_build/execution-report.json"), ").")]
         entries = json.loads(report.read_text(encoding="utf-8"))
         entries = entries.get("notebooks", entries) if isinstance(entries, dict) else entries
-        rows = [[f"``{e['notebook']}``", f"{float(e['seconds']):.1f}", _cell(e.get("status", ""))]
+        rows = [[_literal(e["notebook"]), f"{float(e['seconds']):.1f}", e.get("status", "")]
                 for e in entries]
         total = sum(float(e["seconds"]) for e in entries)
-        rows.append(["**total**", f"**{total:.1f}**", ""])
-        return self.parse_rst(self.list_table(["notebook", "seconds", "status"], rows,
-                                              widths="60 20 20"))
+        rows.append([nodes.strong(text="total"), nodes.strong(text=f"{total:.1f}"), ""])
+        return [_table(["notebook", "seconds", "status"], rows, [60, 20, 20])]
 
 
 def _outputs_date(srcdir: Path) -> str:
@@ -198,6 +233,22 @@ def _outputs_date(srcdir: Path) -> str:
         return result.stdout.strip() or "not committed yet"
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
+
+
+class BookStatus(_BookDirective):
+    """Book version, outputs date and the claim count, in one paragraph."""
+
+    def run(self) -> list[nodes.Node]:
+        import flowapprox
+
+        claims = [c for _, path in self.notebooks() for c in read_claims(path)]
+        held = sum(bool(c["passed"]) for c in claims)
+        return [_paragraph(
+            "Book version ", nodes.strong(text=flowapprox.__version__),
+            " (the version of its library, ", _literal("flowapprox"), "); committed outputs dated ",
+            nodes.strong(text=_outputs_date(Path(self.env.srcdir))), "; ",
+            nodes.strong(text=f"{held} of {len(claims)}"), " checked claims hold (",
+            _link("claims ledger", self.link("appendix/claims")), ").")]
 
 
 class BuildEnvironment(_BookDirective):
@@ -218,19 +269,23 @@ class BuildEnvironment(_BookDirective):
             key = json.dumps(env, sort_keys=True)
             environments[key].append(docname)
             records[key] = env
-        lines = [
-            f"- **Book version**: {flowapprox.__version__} (the version of the ``flowapprox`` "
-            "library, which is versioned with the book)",
-            f"- **Committed outputs dated**: {_outputs_date(Path(self.env.srcdir))} "
-            "(last commit of the chapter notebooks)", "",
-        ]
+        items = nodes.bullet_list()
+        for label, value, note in (
+            ("Book version", flowapprox.__version__,
+             " (the version of the flowapprox library, which is versioned with the book)"),
+            ("Committed outputs dated", _outputs_date(Path(self.env.srcdir)),
+             " (last commit of the chapter notebooks)"),
+        ):
+            item = nodes.list_item()
+            item += _paragraph(nodes.strong(text=label), ": ", value, note)
+            items += item
+        out: list[nodes.Node] = [items]
         for key, docs in environments.items():
-            env = records[key]
-            lines += [f"Environment that produced the outputs of {len(docs)} notebook(s):", ""]
-            lines += self.list_table(["component", "version"],
-                                     [[_cell(k), f"``{v}``"] for k, v in env.items()],
-                                     widths="30 70")
-        return self.parse_rst(lines)
+            out.append(_paragraph(f"Environment that produced the outputs of {len(docs)} "
+                                  "notebook(s):"))
+            out.append(_table(["component", "version"],
+                              [[k, _literal(v)] for k, v in records[key].items()], [30, 70]))
+        return out
 
 
 def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
@@ -257,4 +312,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("notebook-parameters", NotebookParameters)
     app.add_directive("execution-times", ExecutionTimes)
     app.add_directive("build-environment", BuildEnvironment)
+    app.add_directive("book-status", BookStatus)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
