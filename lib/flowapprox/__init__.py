@@ -9,6 +9,8 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 * ``flowapprox.piecewise``: piecewise-linear functions and their exact 1-D flows;
 * ``flowapprox.metrics``: errors, grids, Jacobians, rates;
 * ``flowapprox.training``: the training loop;
+* ``flowapprox.splitting``: exact neuron flows, Lie/Strang splitting, time rescaling;
+* ``flowapprox.wells``: well functions from ReLU sums, smooth approximations, Gronwall;
 * ``flowapprox.monotone``: increasing maps in one dimension: isotonic bounds, exact
   representation of increasing piecewise-linear maps by neuron flows, time budgets;
 * ``flowapprox.node1d``: one-dimensional neural ODEs with piecewise-constant controls;
@@ -20,7 +22,7 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import claims, collapse, monotone, node1d, plotting
+from . import claims, collapse, monotone, node1d, plotting, splitting, wells
 from .controls import PiecewiseConstantControl
 from .families import Affine, ControlFamily, ResidualBlock, RidgeReLU
 from .flows import METHODS, FlowBlowUpError, flow, reference_flow, resnet, ridge_flow
@@ -80,5 +82,7 @@ __all__ = [
     "ridge_flow",
     "setup",
     "sobol_points",
+    "splitting",
     "train",
+    "wells",
 ]
