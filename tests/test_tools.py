@@ -447,3 +447,15 @@ def test_sanitize_file_patterns() -> None:
     for regex, replacement in patterns:
         text = re.sub(regex, replacement, text)
     assert text == "<Flow object at 0xADDRESS>\nerror 1.23e-07\n"
+
+
+def test_normalise_merges_consecutive_stream_outputs() -> None:
+    """How a kernel splits printed text into messages depends on timing; normalise undoes it."""
+    nb = clean_notebook()
+    nb.cells[2].outputs = [
+        new_output("stream", name="stdout", text="a\n"),
+        new_output("stream", name="stdout", text="b\n"),
+        new_output("stream", name="stderr", text="w\n"),
+    ]
+    outputs = nbt.normalise(nb).cells[2].outputs
+    assert [(o.name, o.text) for o in outputs] == [("stdout", "a\nb\n"), ("stderr", "w\n")]

@@ -42,6 +42,7 @@ from typing import Any
 
 import nbformat
 import papermill
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 import yaml
 from IPython.core.displayhook import DisplayHook
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -117,8 +118,12 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     Drops the cell metadata keys in ``VOLATILE_CELL_METADATA`` and empty ``tags``
     lists (papermill adds them to every cell), the notebook metadata keys in
     ``VOLATILE_NOTEBOOK_METADATA`` and ``language_info.version``, and sets the
-    kernelspec to the flowapprox one. Tags, outputs and execution counts are kept.
+    kernelspec to the flowapprox one. Consecutive stream outputs of a cell are merged
+    (nbconvert's ``CoalesceStreamsPreprocessor``): how a kernel splits printed text into
+    messages depends on timing, which would otherwise make re-executed notebooks differ.
+    Tags, outputs and execution counts are kept.
     """
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
