@@ -15,6 +15,12 @@ companion*. The public API is re-exported here; the submodules hold one concept 
   representation of increasing piecewise-linear maps by neuron flows, time budgets;
 * ``flowapprox.node1d``: one-dimensional neural ODEs with piecewise-constant controls;
 * ``flowapprox.collapse``: collapse of cells onto their centres by multi-well flows;
+* ``flowapprox.construction``: the book's explicit 2-D construction (zoom, shear, read out);
+* ``flowapprox.cost``: neuron counts and normalised time budgets of ReLU controls;
+* ``flowapprox.baselines``: non-universal families (affine and additive fits);
+* ``flowapprox.node``: neural ODEs with piecewise-constant controls, trained;
+* ``flowapprox.obstructions``: certified lower bounds on sup errors (degree, maximum principle);
+* ``flowapprox.annuli``: the concentric-annuli data set and (augmented) neural ODEs;
 * ``flowapprox.claims``: checked claims;
 * ``flowapprox.plotting``: the book's figures;
 * ``flowapprox.reproducibility``: :func:`setup` and the environment record.
@@ -22,7 +28,21 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import claims, collapse, monotone, node1d, plotting, splitting, wells
+from . import (
+    annuli,
+    baselines,
+    claims,
+    collapse,
+    construction,
+    cost,
+    monotone,
+    node,
+    node1d,
+    obstructions,
+    plotting,
+    splitting,
+    wells,
+)
 from .controls import PiecewiseConstantControl
 from .families import Affine, ControlFamily, ResidualBlock, RidgeReLU
 from .flows import METHODS, FlowBlowUpError, flow, reference_flow, resnet, ridge_flow
@@ -59,8 +79,12 @@ __all__ = [
     "ResidualBlock",
     "RidgeReLU",
     "Session",
+    "annuli",
+    "baselines",
     "claims",
     "collapse",
+    "construction",
+    "cost",
     "depth_errors",
     "cell_centres",
     "cell_index",
@@ -74,7 +98,9 @@ __all__ = [
     "max_error",
     "monotone",
     "multiwell",
+    "node",
     "node1d",
+    "obstructions",
     "pl_flow",
     "plotting",
     "reference_flow",

@@ -1,0 +1,71 @@
+r"""How the book counts the size of a ReLU flow: neurons and normalised time cost.
+
+A piecewise-constant control of the ReLU residual-block family
+:math:`f(x;\theta_j) = \sum_k v_{jk}\,\mathrm{relu}(w_{jk}\cdot x + b_{jk})` (the columns
+:math:`v_{jk}` of ``W`` and rows :math:`w_{jk}` of ``A``, book Chapter 4) is measured by
+
+* its **neuron count**: the number of units that contribute a non-zero field, i.e.
+  :math:`v_{jk}\ne0` and the unit is not identically zero (:math:`w_{jk}\ne0` or
+  :math:`b_{jk}>0`), summed over the pieces; zero units (padding) are not counted;
+* its **normalised time cost**
+
+  .. math:: \sum_j t_j \sum_k \begin{cases} |v_{jk}|\,|w_{jk}| & w_{jk}\ne 0,\\
+            |v_{jk}|\,\mathrm{relu}(b_{jk}) & w_{jk}=0,\end{cases}
+
+  the time the control needs if every unit is run on its own with normalised weights
+  (:math:`|v|\,|w|\le1`, the Lipschitz constant of one neuron) and constant units
+  (translations) move at unit speed. Rescaling a piece's weights by :math:`\lambda` and its
+  duration by :math:`1/\lambda` leaves the flow and this cost unchanged, whereas the horizon
+  :math:`T=\sum_j t_j` changes; this is why the book reports the cost next to :math:`T`.
+
+Examples
+--------
+>>> import torch
+>>> from flowapprox import PiecewiseConstantControl, ResidualBlock
+>>> from flowapprox.cost import neuron_count, time_budget
+>>> params = {"W": torch.tensor([[[2.0, 0.0, 3.0], [0.0, 0.0, 0.0]]]),
+...           "A": torch.tensor([[[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]]),
+...           "b": torch.tensor([[0.0, 0.0, 1.0]])}
+>>> control = PiecewiseConstantControl(ResidualBlock(3, "relu"), torch.tensor([0.5]), params)
+>>> neuron_count(control), time_budget(control)  # unit 2 has v = 0; unit 3 is a translation
+(2, 2.5)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .controls import PiecewiseConstantControl
+from .families import ResidualBlock
+
+
+def _check_relu_control(control: object) -> PiecewiseConstantControl:
+    if not isinstance(control, PiecewiseConstantControl):
+        raise TypeError(
+            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
+        )
+    family = control.family
+    if not (isinstance(family, ResidualBlock) and family.activation == "relu"):
+        raise ValueError(
+            f"control must belong to the ReLU residual-block family, got {family.name}"
+        )
+    return control
+
+
+def _unit_rates(control: PiecewiseConstantControl) -> Tensor:
+    """Per-piece, per-unit speed :math:`|v|\\,|w|` (or :math:`|v|\\,relu(b)` if w = 0)."""
+    v = torch.linalg.vector_norm(control.params["W"], dim=1)  # (pieces, width)
+    w = torch.linalg.vector_norm(control.params["A"], dim=2)  # (pieces, width)
+    return v * torch.where(w > 0, w, torch.relu(control.params["b"]))
+
+
+def neuron_count(control: PiecewiseConstantControl) -> int:
+    """Number of units of a ReLU residual-block control that contribute a non-zero field."""
+    return int((_unit_rates(_check_relu_control(control)) > 0).sum())
+
+
+def time_budget(control: PiecewiseConstantControl) -> float:
+    r"""The normalised time cost :math:`\sum_j t_j\sum_k |v_{jk}|\,|w_{jk}|` (see the module)."""
+    control = _check_relu_control(control)
+    return float((control.durations * _unit_rates(control).sum(dim=1)).sum())

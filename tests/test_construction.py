@@ -1,0 +1,173 @@
+"""Tests of flowapprox.construction: the explicit zoom-shear-readout construction."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from flowapprox import Box, flow, lp_error, reference_flow, sobol_points
+from flowapprox.construction import Construction, construct, construct_lifted, lift
+from flowapprox.cost import neuron_count, time_budget
+
+UNIT = Box.cube(2)
+
+
+def random_target(seed: int):
+    """A random smooth function on the plane: a sum of 4 random plane waves."""
+    g = torch.Generator().manual_seed(seed)
+    freq = 6.0 * torch.randn(4, 2, generator=g, dtype=torch.float64)
+    phase = 2 * math.pi * torch.rand(4, generator=g, dtype=torch.float64)
+    amp = torch.randn(4, generator=g, dtype=torch.float64)
+    return lambda x: torch.cos(x @ freq.T + phase) @ amp
+
+
+def sincos(x):
+    return torch.sin(2 * math.pi * x[:, 0]) * torch.cos(2 * math.pi * x[:, 1])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_error_decreases_with_cells_on_random_targets(seed):
+    target = random_target(seed)
+    errors = [
+        lp_error(target, construct(target, UNIT, n, 3 + 2 * math.log(n)), UNIT, n_points=2**12)
+        for n in (4, 8, 16, 32)
+    ]
+    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    assert errors[-1] < 0.3 * errors[0]
+
+
+def test_values_at_centres_and_plateau_at_piecewise_constant_error():
+    c = construct(sincos, UNIT, 8, 30.0)
+    # the centres themselves are fixed by the zooms and mapped onto the target values
+    assert torch.allclose(c(c.centres), sincos(c.centres), atol=1e-12)
+    x = sobol_points(UNIT, 2**12)
+    pc = lp_error(sincos, c.approximant, UNIT, n_points=2**12)
+    assert lp_error(sincos, c, UNIT, n_points=2**12) == pytest.approx(pc, rel=1e-3)
+    short = construct(sincos, UNIT, 8, 0.5)
+    assert lp_error(sincos, short, UNIT, n_points=2**12) > 1.5 * pc
+    # away from the boundary layers the error is tiny: ratio of points matching the approximant
+    close = (c(x) - c.approximant(x)).abs() < 1e-6
+    assert close.double().mean() > 0.99
+
+
+def test_general_box_rectangular_grid_and_readouts():
+    box = Box([-2.0, 1.0], [1.0, 1.5])
+    target = random_target(3)
+    c = construct(target, box, (12, 5), 25.0)
+    assert c.cells == (12, 5) and c.centres.shape == (60, 2)
+    assert torch.allclose(c(c.centres), target(c.centres), atol=1e-10)
+    assert c.time == pytest.approx(52.0)
+    # a column-shaped, single-precision target works the same
+    column = construct(lambda x: target(x).unsqueeze(1).float(), box, (12, 5), 25.0)
+    assert torch.allclose(column(c.centres), c(c.centres), atol=1e-6)
+    t = construct(lambda x: 3 * target(x), box, 6, 20.0, readout="tanh")
+    out = t(sobol_points(box, 256))
+    assert out.abs().max() < 1
+    expected = (3 * target(t.centres)).clamp(-1, 1)
+    assert torch.allclose(t(t.centres), expected, atol=1e-5)
+
+
+def test_identity_readout_handles_coinciding_values():
+    def reflection(x):
+        return torch.stack([1 - x[:, 0], x[:, 1]], dim=1)
+
+    c = construct(reflection, UNIT, 8, 40.0, readout="identity")
+    assert c.time == pytest.approx(83.0)
+    assert torch.allclose(c(c.centres), reflection(c.centres), atol=1e-3 / 8 + 1e-9)
+    # the first coordinates were made distinct: the last shear's knots are strictly increasing
+    assert c.stages[-1].name == "set y2"
+    pc = lp_error(reflection, c.approximant, UNIT, n_points=2**12)
+    assert lp_error(reflection, c, UNIT, n_points=2**12) == pytest.approx(pc, rel=2e-2)
+    # a constant map: every value coincides
+    const = construct(lambda x: torch.full_like(x, 0.3), UNIT, 4, 40.0, readout="identity")
+    assert lp_error(lambda x: torch.full_like(x, 0.3), const, UNIT, n_points=2**12) < 1e-3
+
+
+def test_control_reproduces_the_flow_map():
+    c = construct(sincos, UNIT, 4, 4.0)
+    control = c.control()
+    assert control.num_pieces == 4 and control.horizon == pytest.approx(c.time)
+    assert neuron_count(control) == c.neurons and time_budget(control) == c.budget
+    x = sobol_points(UNIT, 256)
+    exact = c.flow_map(x)
+    assert (reference_flow(control, x, rtol=1e-10, atol=1e-12) - exact).abs().max() < 1e-7
+    assert (flow(control, x, method="rk4", steps_per_piece=400) - exact).abs().max() < 1e-5
+
+
+def test_units_sum_to_the_stage_fields():
+    c = construct(random_target(4), UNIT, 5, 2.0, readout="tanh")
+    x = 3 * torch.randn(100, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for stage in c.stages:
+        v, w, b = stage.units()
+        field = torch.relu(x @ w.T + b) @ v
+        expected = torch.zeros_like(x)
+        expected[:, stage.axis] = stage.field(x[:, stage.source])
+        assert torch.allclose(field, expected, atol=1e-9), stage.name
+
+
+def test_neuron_count_and_budget_by_hand():
+    c = construct(sincos, UNIT, 4, 1.0)
+    counts = [stage.units()[0].shape[0] for stage in c.stages]
+    # zoom: 2 (N - 1) kinks + 2 units for the slope -1 + 1 constant; the separating shear is
+    # linear between the first and last centre: 2 kinks
+    assert counts[:3] == [9, 9, 2]
+    assert c.neurons == sum(counts)
+    # zoom rate per unit time: sum of |slope jumps| = 2 (N - 1) / delta, + 2 |a| + |b|
+    zoom_rate = 2 * 3 / 0.05 + 2 + 1 / 8
+    shear_rates = sum(s.field.total_variation_of_slope() + abs(s.field.relu_expansion()[1])
+                      for s in c.stages[2:])
+    assert c.budget == pytest.approx(2 * zoom_rate + shear_rates)
+
+
+def test_lift_and_lifted_construction():
+    assert torch.equal(lift(torch.tensor([1.0, 2.0])), torch.tensor([[1.0, 0.0], [2.0, 0.0]]))
+    assert lift(torch.ones(3, 1)).shape == (3, 2)
+    interval = Box([-1.0], [1.0])
+    lifted = construct_lifted(lambda x: -x[:, 0], interval, 64, 10.0)
+    assert isinstance(lifted.construction, Construction)
+    assert lifted.construction.cells == (64, 1)
+    error = lp_error(lambda x: -x[:, 0], lifted, interval, n_points=2**12)
+    pc = lp_error(lambda x: -x[:, 0], lifted.approximant, interval, n_points=2**12)
+    assert error == pytest.approx(pc, rel=1e-3)
+    assert error == pytest.approx(math.sqrt(2 / 3) / 64, rel=0.02)  # h / sqrt(12) * sqrt(2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"target": 1.0}, TypeError, "target must be callable"),
+        ({"box": Box.cube(3)}, ValueError, "box must be a 2-D"),
+        ({"cells": 0}, ValueError, "cells"),
+        ({"cells": (4,)}, ValueError, "cells must be a positive integer or a pair"),
+        ({"cells": (4, 2.5)}, ValueError, r"cells\[1\]"),
+        ({"cells": True}, ValueError, "cells"),
+        ({"zoom_time": -1.0}, ValueError, "zoom_time must be non-negative"),
+        ({"readout": "relu"}, ValueError, "readout must be one of"),
+        ({"delta": 1.0}, ValueError, "delta must lie in"),
+        ({"tie_spread": 0.0}, ValueError, "tie_spread must be positive"),
+        ({"target": lambda x: x}, ValueError, "target\\(centres\\) must have shape"),
+        ({"target": lambda x: x[:, 0], "readout": "identity"}, ValueError, "target\\(centres\\)"),
+        ({"target": lambda x: x[:, 0] / 0}, ValueError, "finite"),
+    ],
+)
+def test_construct_rejects_bad_input(kwargs, error, match):
+    args = {"target": sincos, "box": UNIT, "cells": 4, "zoom_time": 1.0, **kwargs}
+    with pytest.raises(error, match=match):
+        construct(args.pop("target"), args.pop("box"), args.pop("cells"), args.pop("zoom_time"),
+                  **args)
+
+
+def test_evaluation_rejects_bad_points():
+    c = construct(sincos, UNIT, 2, 1.0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        c(torch.zeros(3, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="dtype"):
+        c(torch.zeros(3, 2, dtype=torch.float32))
+    with pytest.raises(ValueError, match="x must have shape"):
+        lift(torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="interval must be a 1-D"):
+        construct_lifted(lambda x: x[:, 0], UNIT, 4, 1.0)
+    with pytest.raises(TypeError, match="target must be callable"):
+        construct_lifted(None, Box([0.0], [1.0]), 4, 1.0)
