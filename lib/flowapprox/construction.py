@@ -53,8 +53,8 @@ Examples
 >>> from flowapprox.construction import construct
 >>> c = construct(lambda x: x[:, 0] * x[:, 1], Box.cube(2), cells=4, zoom_time=8.0)
 >>> x = torch.tensor([[0.1, 0.1], [0.6, 0.9]], dtype=torch.float64)
->>> c(x)  # the target at the centres (0.125, 0.125) and (0.625, 0.875), up to e^-8
-tensor([0.0156, 0.5469])
+>>> [round(v, 4) for v in c(x).tolist()]  # F at the centres (0.125, 0.125), (0.625, 0.875)
+[0.0156, 0.5469]
 >>> c.neurons, c.time, round(c.budget)
 (29, 18.0, 2019)
 """
