@@ -74,6 +74,18 @@ class PiecewiseConstantControl:
         return float(self.durations.sum())
 
     @property
+    def time_cost(self) -> float:
+        r"""The normalised time :math:`B = \sum_j c(\theta_j)\,t_j` (book, :prf:ref:`ch2-def-time-cost`).
+
+        :math:`c` is the family's :meth:`~flowapprox.ControlFamily.time_rate` (for ReLU units
+        :math:`|v|\,|w|` each; constant fields are free). Unlike :attr:`horizon` it does not
+        change when the fields are scaled by :math:`\lambda` and the durations by
+        :math:`1/\lambda`, and the flow map and its inverse are :math:`e^{B}`-Lipschitz.
+        """
+        rates = [self.family.time_rate(self.piece(j)) for j in range(self.num_pieces)]
+        return float((self.durations * torch.tensor(rates, dtype=self.durations.dtype)).sum())
+
+    @property
     def dim(self) -> int:
         """The state dimension ``n``."""
         return self.family.state_dim(self.params, leading=1)

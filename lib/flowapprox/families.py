@@ -74,6 +74,16 @@ class ControlFamily(ABC):
     def lipschitz_bound(self, theta: Params) -> float:
         """An upper bound on the Lipschitz constant of :math:`x\\mapsto f(x;\\theta)`."""
 
+    def time_rate(self, theta: Params) -> float:
+        """The rate :math:`c(\\theta)` at which a piece spends normalised time.
+
+        A piece of duration :math:`t` costs :math:`c(\\theta)\\,t` (book, Chapter 2,
+        :prf:ref:`ch2-def-time-cost`). The rate is never below :meth:`lipschitz_bound`, so a
+        flow of time cost :math:`B` and its inverse are :math:`e^{B}`-Lipschitz. The default is
+        the Lipschitz bound; families made of units charge each unit on its own.
+        """
+        return self.lipschitz_bound(theta)
+
     def state_dim(self, theta: Params, *, leading: int = 0) -> int:
         """The state dimension ``n`` of a parameter set (``leading`` stacked axes first)."""
         value = theta.get(self.dim_param) if isinstance(theta, Mapping) else None
@@ -197,6 +207,16 @@ class ResidualBlock(ControlFamily):
         norm_w = torch.linalg.matrix_norm(theta["W"], ord=2)
         norm_a = torch.linalg.matrix_norm(theta["A"], ord=2)
         return float(lip_sigma * norm_w * norm_a)
+
+    def time_rate(self, theta: Params) -> float:
+        r"""Each unit at its own Lipschitz constant: :math:`\mathrm{Lip}(\sigma)\sum_k|W_{:k}|\,|A_{k:}|`.
+
+        A unit with :math:`A_{k:}=0` is a constant field and costs nothing.
+        """
+        lip_sigma = ACTIVATIONS[self.activation][1]
+        norm_w = torch.linalg.vector_norm(theta["W"], dim=-2)
+        norm_a = torch.linalg.vector_norm(theta["A"], dim=-1)
+        return float(lip_sigma * (norm_w * norm_a).sum())
 
 
 @dataclass(frozen=True)
