@@ -35,7 +35,7 @@ export FLOWAPPROX_PROGRESS ?= 0
 # (unit tests) picks Agg by itself on a headless machine.
 unexport MPLBACKEND
 
-.PHONY: help book html test test-unit test-nbval test-book test-browser figures run lab clean distclean
+.PHONY: help book html test test-unit test-nbval test-book test-browser figures bench run lab clean distclean
 
 help:  ## List the targets
 	@echo "Targets (a fresh clone needs only 'make book' or 'make test'):"
@@ -94,6 +94,9 @@ test-browser: $(STAMP)  ## Stage 4: headless Chromium over every built page, off
 
 figures: $(STAMP)  ## Re-run the notebooks and write every figure to _build/figures (PNG, PDF, manifest.json)
 	$(NB_TOOL) figures
+
+bench: $(STAMP)  ## Benchmarks as side-by-side ratios -> _build/bench.json (RECORD=1: also benchmarks/results.md)
+	$(PY) benchmarks/bench.py $(if $(RECORD),--record)
 
 run: $(STAMP)  ## make run NB=path PARAMS="-p name value": executed copy to _build/runs/ (no PARAMS: re-run NB in place)
 	$(if $(NB),,$(error NB is not set; usage: make run NB=chapters/01-x/nb.ipynb PARAMS="-p name value"))
