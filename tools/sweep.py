@@ -549,11 +549,34 @@ def open_executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[
             )
         description = f"Dask scheduler {scheduler} with {len(threads)} worker(s)"
     try:
-        yield client.get_executor(pure=False), description
+        yield _ByValue(client.get_executor(pure=False)), description
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+class _ByValue(concurrent.futures.Executor):
+    """Dask's ``concurrent.futures`` executor, with every call shipped by value.
+
+    Dask pickles a task by reference when plain ``pickle`` can: the scheduler and the
+    workers would then have to import ``tools.sweep``. A closure cannot be pickled by
+    reference, so Dask falls back to cloudpickle, which ships the closure and the
+    modules registered with ``cloudpickle.register_pickle_by_value`` (this one and the
+    notebook tool) by value.
+    """
+
+    def __init__(self, executor: concurrent.futures.Executor) -> None:
+        self._executor = executor
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def call():  # type: ignore[no-untyped-def]
+            return fn(*args, **kwargs)
+
+        return self._executor.submit(call)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._executor.shutdown(wait=wait)
 
 
 # -------------------------------------------------------------------------- summary
@@ -699,7 +722,7 @@ def run_sweep(
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    ran, failed, description = [], [], "nothing to run"
+    ran, failed, description = [], [], "no workers (every point was done before)"
     if todo:
         with open_executor(workers, scheduler) as (executor, description):
             print(f"running on {description}; points in {display_path(directory)}", flush=True)
@@ -744,7 +767,7 @@ def run_sweep(
         "seconds": seconds,
         "points": [
             {"slug": p.slug, "parameters": p.parameters,
-             **{k: records.get(p.slug, {}).get(k) for k in ("status", "error", "seconds", "host")}}
+             **{k: records.get(p.slug, {}).get(k) for k in ("status", "error", "seconds")}}
             for p in points
         ],
         "claims": table,
@@ -792,8 +815,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_claim_table(result.table))
     print()
-    print(f"{len(result.ran)} point(s) ran, {len(result.skipped)} skipped (already done), "
-          f"{len(result.failed)} failed, in {result.seconds:.1f} s on {result.executor}")
+    if result.ran:
+        print(f"{len(result.ran)} point(s) ran, {len(result.skipped)} skipped (already done), "
+              f"{len(result.failed)} failed, in {result.seconds:.1f} s on {result.executor}")
+    else:
+        print(f"all {len(result.skipped)} point(s) were done before: nothing ran")
     print(f"summary: {display_path(result.directory / 'summary.csv')}, {display_path(result.directory / 'summary.json')}")
     if result.failed:
         print(f"failed points (run again to retry them): {', '.join(result.failed)}", file=sys.stderr)
