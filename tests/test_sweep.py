@@ -225,6 +225,31 @@ def test_dask_local_cluster_gives_the_same_summary(local_run, tmp_path):
     assert (result.directory / "summary.csv").read_text() == local
 
 
+def test_dask_tasks_travel_by_value(tmp_path):
+    """A scheduler or worker without this repository on sys.path can load the task."""
+    import concurrent.futures
+    import pickle
+
+    from distributed.protocol.pickle import dumps
+
+    class Capture(concurrent.futures.Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            self.fn = fn
+            return concurrent.futures.Future()
+
+    capture = Capture()
+    sweep.register_by_value()
+    sweep._ByValue(capture).submit(sweep.run_point, str(TINY), TINY.read_text(), {"seed": 0})
+    with pytest.raises(Exception):
+        pickle.dumps(capture.fn)  # so Dask falls back to cloudpickle
+    payload = dumps(capture.fn)
+    code = "import pickle, sys; f = pickle.loads(sys.stdin.buffer.read()); print(f.__name__, 'tools' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, cwd=tmp_path,
+                          env=env, check=True)
+    assert done.stdout.decode().split() == ["call", "False"]
+
+
 def test_a_killed_sweep_leaves_no_half_written_point_and_resumes(tmp_path):
     """Kill the driver (and its workers) while the seed-1 point runs; run again."""
     grid = grid_file(tmp_path, "seeds: [0, 1]\n")

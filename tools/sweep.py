@@ -514,18 +514,13 @@ def open_executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[
             yield executor, f"{n} local process(es)"
         return
     try:
-        import cloudpickle
         from distributed import Client, LocalCluster
     except ImportError as exc:
         raise SweepError(
             f"--scheduler needs Dask distributed ({exc}); install the pinned requirements "
             "(`pip install -r requirements.txt`) or the extra: pip install -e '.[sweep]'"
         ) from None
-    # Ship this module and the notebook tool by value: workers need the pinned
-    # environment and the registered kernel, not this repository on their sys.path.
-    for module in (sys.modules[__name__], sys.modules[normalise.__module__]):
-        if module.__name__ not in ("__main__", "__mp_main__"):
-            cloudpickle.register_pickle_by_value(module)
+    register_by_value()
     cluster = None
     if scheduler == "local":
         n = _local_workers(workers)
@@ -554,6 +549,17 @@ def open_executor(workers: int | None, scheduler: str | None) -> Iterator[tuple[
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def register_by_value() -> None:
+    """Have cloudpickle ship this module and the notebook tool by value: the Dask scheduler
+    and workers need the pinned environment and the registered kernel, not this
+    repository on their ``sys.path``."""
+    import cloudpickle
+
+    for module in (sys.modules[__name__], sys.modules[normalise.__module__]):
+        if module.__name__ not in ("__main__", "__mp_main__"):
+            cloudpickle.register_pickle_by_value(module)
 
 
 class _ByValue(concurrent.futures.Executor):
