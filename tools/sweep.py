@@ -698,7 +698,8 @@ def run_sweep(
 ) -> SweepResult:
     """Validate the grid, run the points not yet done, write and return the summary."""
     notebook = Path(notebook)
-    points = expand(notebook, read_grid(grid_path))
+    grid = read_grid(grid_path)
+    points = expand(notebook, grid)
     require_kernel()
     source = notebook.read_text(encoding="utf-8")
     digest = source_digest(nbformat.reads(source, as_version=4))
@@ -768,6 +769,7 @@ def run_sweep(
     report = {
         "notebook": display_path(notebook),
         "grid": display_path(Path(grid_path)),
+        "grid_text": grid.text,
         "source_sha256": digest,
         "executor": description,
         "seconds": seconds,
