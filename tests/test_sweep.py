@@ -225,12 +225,21 @@ def test_dask_local_cluster_gives_the_same_summary(local_run, tmp_path):
     assert (result.directory / "summary.csv").read_text() == local
 
 
-def test_dask_tasks_travel_by_value(tmp_path):
-    """A scheduler or worker without this repository on sys.path can load the task."""
+class _NoTools:
+    """A meta-path finder that makes ``tools`` unimportable, as on a remote Dask node."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tools" or name.startswith("tools."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+
+def test_dask_tasks_travel_by_value(monkeypatch):
+    """A scheduler or worker that cannot import tools/ can still load a sweep's task."""
     import concurrent.futures
     import pickle
 
-    from distributed.protocol.pickle import dumps
+    from distributed.protocol.pickle import dumps, loads
 
     class Capture(concurrent.futures.Executor):
         def submit(self, fn, /, *args, **kwargs):
@@ -243,11 +252,13 @@ def test_dask_tasks_travel_by_value(tmp_path):
     with pytest.raises(Exception):
         pickle.dumps(capture.fn)  # so Dask falls back to cloudpickle
     payload = dumps(capture.fn)
-    code = "import pickle, sys; f = pickle.loads(sys.stdin.buffer.read()); print(f.__name__, 'tools' in sys.modules)"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, cwd=tmp_path,
-                          env=env, check=True)
-    assert done.stdout.decode().split() == ["call", "False"]
+    for name in [m for m in sys.modules if m == "tools" or m.startswith("tools.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_NoTools(), *sys.meta_path])
+    with pytest.raises(ModuleNotFoundError):
+        __import__("tools.sweep")
+    call = loads(payload)
+    assert call.__name__ == "call" and "tools" not in sys.modules
 
 
 def test_a_killed_sweep_leaves_no_half_written_point_and_resumes(tmp_path):
