@@ -35,7 +35,7 @@ export FLOWAPPROX_PROGRESS ?= 0
 # (unit tests) picks Agg by itself on a headless machine.
 unexport MPLBACKEND
 
-.PHONY: help book html test test-unit test-nbval test-book test-browser figures bench run lab clean distclean
+.PHONY: help book html test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean
 
 help:  ## List the targets
 	@echo "Targets (a fresh clone needs only 'make book' or 'make test'):"
@@ -101,6 +101,12 @@ bench: $(STAMP)  ## Benchmarks as side-by-side ratios -> _build/bench.json (RECO
 run: $(STAMP)  ## make run NB=path PARAMS="-p name value": executed copy to _build/runs/ (no PARAMS: re-run NB in place)
 	$(if $(NB),,$(error NB is not set; usage: make run NB=chapters/01-x/nb.ipynb PARAMS="-p name value"))
 	$(NB_TOOL) execute $(NB) $(PARAMS)
+
+sweep: $(STAMP)  ## make sweep NB=path GRID=sweeps/x.yaml [WORKERS=n] [SCHEDULER=local|address] [SUMMARY=dir]
+	$(if $(NB),,$(error NB is not set; usage: make sweep NB=chapters/01-x/nb.ipynb GRID=sweeps/x.yaml))
+	$(if $(GRID),,$(error GRID is not set; usage: make sweep NB=chapters/01-x/nb.ipynb GRID=sweeps/x.yaml))
+	$(PY) tools/sweep.py $(NB) $(GRID) $(if $(WORKERS),--workers $(WORKERS)) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(SUMMARY),--summary-dir $(SUMMARY))
 
 lab: $(STAMP)  ## Start JupyterLab
 	$(VENV)/bin/jupyter lab

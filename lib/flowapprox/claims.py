@@ -13,6 +13,11 @@ value and a :class:`Criterion`. The claim is
 * and raises :class:`ClaimFailed` when the criterion does not hold, so a book whose
   numbers stop supporting its text does not build.
 
+In a parameter sweep (``tools/sweep.py``) claims are data: with the environment variable
+``FLOWAPPROX_CLAIMS=record`` a failing claim does not raise (the notebook goes on), and
+with ``FLOWAPPROX_CLAIMS_FILE`` set every claim is also appended to that file as a JSON
+line holding its raw, unrounded value (:func:`record_only`).
+
 Rounding makes the rows stable across machines: values are shown with ``fmt`` (three
 significant digits by default); quantities at round-off level use ``fmt="bound"``, which
 shows the smallest power of ten above the value (e.g. ``< 1e-13``).
@@ -29,7 +34,9 @@ True
 from __future__ import annotations
 
 import html
+import json
 import math
+import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -220,7 +227,9 @@ def check(
     _REGISTRY.pop(id, None)  # a re-checked claim moves to the end
     _REGISTRY[id] = claim
     _show(claim)
-    if not claim.passed:
+    if record_only():
+        _append_raw(claim)
+    elif not claim.passed:
         raise ClaimFailed(f"claim {id!r} failed: {claim.shown_value} violates {criterion}")
     return claim
 
@@ -250,3 +259,30 @@ def _show(claim: Claim) -> None:
         metadata={"flowapprox.claim": claim.record()},
         raw=True,
     )
+
+
+RECORD_MODE_ENV = "FLOWAPPROX_CLAIMS"
+RECORD_FILE_ENV = "FLOWAPPROX_CLAIMS_FILE"
+
+
+def record_only() -> bool:
+    """Whether claims are data here: ``FLOWAPPROX_CLAIMS=record`` (set by ``tools/sweep.py``).
+
+    In record-only mode :func:`check` shows and records a failing claim but does not
+    raise, and appends every claim with its raw value to ``$FLOWAPPROX_CLAIMS_FILE``
+    when that is set. Unset or ``check`` (the book's default): failing claims raise.
+    """
+    mode = os.environ.get(RECORD_MODE_ENV, "check")
+    if mode not in ("check", "record"):
+        raise ValueError(f"{RECORD_MODE_ENV} must be 'check' or 'record', got {mode!r}")
+    return mode == "record"
+
+
+def _append_raw(claim: Claim) -> None:
+    """Append the claim, with its unrounded value, as one JSON line to ``$FLOWAPPROX_CLAIMS_FILE``."""
+    path = os.environ.get(RECORD_FILE_ENV)
+    if not path:
+        return
+    line = dict(claim.record(), value=claim.value, shown_value=claim.shown_value, fmt=claim.fmt)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
