@@ -313,7 +313,7 @@ def adversarial_jacobian(
     steps, lr
         Adam steps and learning rate.
     method, steps_per_piece
-        The integrator (:data:`flowapprox.METHODS`).
+        The integrator (``flowapprox.METHODS``).
     generator
         Random generator of the initial parameters and point.
     """
@@ -388,7 +388,7 @@ def jacobian_log_norms(
     r""":math:`\log\|D\varphi(x_i)\|_2` at each point, shape ``(batch,)``.
 
     ``method`` is ``"exact"`` (:func:`flowapprox.ridge_flow`; ridge controls only) or one of
-    :data:`flowapprox.METHODS`.
+    ``flowapprox.METHODS``.
     """
     if not isinstance(control, PiecewiseConstantControl):
         raise TypeError(
