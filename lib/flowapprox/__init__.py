@@ -21,6 +21,8 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 * ``flowapprox.node``: neural ODEs with piecewise-constant controls, trained;
 * ``flowapprox.obstructions``: certified lower bounds on sup errors (degree, maximum principle);
 * ``flowapprox.annuli``: the concentric-annuli data set and (augmented) neural ODEs;
+* ``flowapprox.rates``: time as a resource: certified lower bounds on the time cost,
+  error-against-time sweeps of the constructions, adversarial Jacobians, frontiers;
 * ``flowapprox.claims``: checked claims;
 * ``flowapprox.plotting``: the book's figures;
 * ``flowapprox.reproducibility``: :func:`setup` and the environment record.
@@ -40,6 +42,7 @@ from . import (
     node1d,
     obstructions,
     plotting,
+    rates,
     splitting,
     wells,
 )
@@ -103,6 +106,7 @@ __all__ = [
     "obstructions",
     "pl_flow",
     "plotting",
+    "rates",
     "reference_flow",
     "resnet",
     "ridge_flow",
