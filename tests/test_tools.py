@@ -527,3 +527,27 @@ def test_normalise_merges_consecutive_stream_outputs() -> None:
     ]
     outputs = nbt.normalise(nb).cells[2].outputs
     assert [(o.name, o.text) for o in outputs] == [("stdout", "a\nb\n"), ("stderr", "w\n")]
+
+
+# ------------------------------------------------------------------ book extension
+
+
+def test_every_labelled_result_has_a_title_for_the_proof_index() -> None:
+    """The proof index lists "Kind: title" (tools/book_ext.py), so every labelled result needs one."""
+    from tools import book_ext
+
+    found = {}
+    for page in sorted(ROOT.glob("chapters/*/index.md")):
+        found.update(book_ext.proof_titles(page.read_text(encoding="utf-8")))
+    assert found, "no labelled prf directives found"
+    untitled = sorted(label for label, (_, title) in found.items() if not title)
+    assert not untitled, f"labelled results without a title: {untitled}"
+
+
+def test_proof_titles_parse_both_fence_styles() -> None:
+    from tools import book_ext
+
+    source = ("```{prf:theorem} Flow maps are homeomorphisms\n:label: thm-a\n:nonumber:\n\ntext\n```\n"
+              ":::{prf:definition}\n:label: def-b\nbody\n:::\n")
+    assert book_ext.proof_titles(source) == {"thm-a": ("theorem", "Flow maps are homeomorphisms"),
+                                            "def-b": ("definition", "")}
