@@ -66,7 +66,7 @@ book: $(STAMP)  ## Execute all chapter notebooks (default parameters), then buil
 
 html: $(STAMP)  ## Build the HTML from the committed notebooks (no execution), strict
 	$(BOOK_BUILD)
-	@$(PY) -m pytest -q -m built -p no:cacheprovider tests/test_built_book.py
+	@$(PY) -m pytest -q -m built -p no:cacheprovider tests/test_built_book.py tests/test_project_files.py
 	@echo
 	@echo "Book: $(START_PAGE)"
 	@echo "Serve it (downloads and search need http://): make serve"
@@ -100,7 +100,7 @@ endif
 test-book: $(STAMP)  ## Stage 3: strict HTML build (-W -n --keep-going)
 	@echo "=== make test, stage 3/4: strict book build ==="
 	@$(BOOK_BUILD) || { echo "make test: FAILED at stage 3/4 (jupyter-book build -W -n)"; exit 1; }
-	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_built_book.py \
+	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_built_book.py tests/test_project_files.py \
 	  || { echo "make test: FAILED at stage 3/4 (built book vs notebooks)"; exit 1; }
 
 test-browser: $(STAMP) $(LAB_SETTINGS)  ## Stage 4: headless Chromium over the built book and the notebooks in JupyterLab

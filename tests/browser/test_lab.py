@@ -35,6 +35,8 @@ from .conftest import CHROMIUM_FLAGS, ROOT, SCREENSHOTS, chromium_path
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("chapters/*/*.ipynb"))
+# start-here.ipynb: what `make lab` opens (tests/test_lab.py checks it renders too)
+LAB_PAGES = [*NOTEBOOKS, "start-here.ipynb"]
 KERNEL_DISPLAY = "Python (flowapprox)"
 LAB_OVERRIDES = ROOT / "tools" / "lab" / "overrides.json"
 JUPYTER = Path(sys.executable).with_name("jupyter")
@@ -118,7 +120,7 @@ _MARKDOWN_REPORT = """
 """
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize("notebook", LAB_PAGES)
 def test_notebook_renders_in_lab(notebook: str, lab: tuple[str, str], chromium) -> None:  # type: ignore[no-untyped-def]
     base, token = lab
     expected = sum(c["cell_type"] == "markdown"
