@@ -423,6 +423,7 @@ def _proof_index_generate(self: Any, docnames: Any = None) -> tuple[list[Any], b
     for anchor, values in order:
         kind, title = titles.get(anchor, (values["realtype"], ""))
         heading = _document_title(env, values["docname"])
+        title = re.sub(r"\$([^$]*)\$", r"\1", title)  # the index page typesets no math
         name = f"{kind.capitalize()}: {title}" if title else f"{kind.capitalize()} ({anchor})"
         groups[heading].append([name, 0, values["docname"], anchor, "", "", ""])
     return list(groups.items()), False
