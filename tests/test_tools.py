@@ -551,3 +551,15 @@ def test_proof_titles_parse_both_fence_styles() -> None:
               ":::{prf:definition}\n:label: def-b\nbody\n:::\n")
     assert book_ext.proof_titles(source) == {"thm-a": ("theorem", "Flow maps are homeomorphisms"),
                                             "def-b": ("definition", "")}
+
+
+def test_kernels_run_over_ipc_without_the_tcp_warning(
+    flowapprox_kernel: None, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`make book` used to print ipykernel's unencrypted-TCP warning once per notebook."""
+    path = write(source_notebook(), tmp_path / "ch" / "nb.ipynb")
+    nbt.execute_notebook(path, path, {})
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+    assert nbformat.read(path, as_version=4).cells[2].outputs[0].text == "ch 1.0\n"
+    assert [p.name for p in path.parent.iterdir()] == ["nb.ipynb"]  # no IPC socket files left
