@@ -203,6 +203,16 @@ EDITS: dict[str, NotebookEdits] = {
     ),
     CH4L: NotebookEdits(
         fidelity={"full": {"steps": 2000, "lr": 0.005, "rk4_steps": 64, "n_train": 1024}},
+        markdown=[(
+            "points (its values are in the comments; it takes a quarter of an hour or more on two cores and\n"
+            "is not run in CI):\n"
+            "`python tools/notebooks.py execute chapters/04-universal-approximation/learning.ipynb -p fidelity full`.",
+            "points (its values are in the comments; it takes a quarter of an hour or more on two cores and\n"
+            "is not run in CI):\n"
+            "`make run NB=chapters/04-universal-approximation/learning.ipynb PARAMS=\"-p fidelity full\"`.\n"
+            "Since `full` sets `steps`, `lr`, `rk4_steps` and `n_train`, passing one of them as well is\n"
+            "refused rather than silently overridden; with the default fidelity they can be set one by one.",
+        )],
         parameters={
             'fidelity = "fast"  # "fast" (the defaults below) or "full" (longer, finer training; see below)':
                 'fidelity = "fast"  # "fast" (the defaults below) or "full": sets the values marked "full" below',

@@ -5,8 +5,9 @@ the settings ``make lab`` ships (``tools/lab/overrides.json``) and an empty user
 folder in which only notebook windowing is switched off (so every cell is rendered). Each
 chapter notebook is opened; the test waits for jupyterlab-myst to render its markdown and
 fails if a rendered markdown cell shows a raw MyST role (``{doc}``, ``{py:...}``,
-``{glue:...}``, ``{prf:...}``, ``{cite}``, ...), raw ``$...$`` math, a MyST error, or a
-kernel other than the book's. A screenshot of the first chapter notebook goes to
+``{glue:...}``, ``{prf:...}``, ``{cite}``, ...), raw ``$...$`` math, a MyST error, a
+kernel other than the book's, or the Jupyter-news question that the shipped settings
+switch off. A screenshot of the first chapter notebook goes to
 ``_build/screenshots/``. The server is stopped by its process id at the end. No request
 leaves the machine: requests to other hosts are aborted and reported.
 """
@@ -153,6 +154,8 @@ def test_notebook_renders_in_lab(notebook: str, lab: tuple[str, str], chromium) 
             f".some(e => e.innerText.trim() === {json.dumps(KERNEL_DISPLAY)})", timeout=60_000)
         page.wait_for_timeout(1000)
         cells = page.evaluate(_MARKDOWN_REPORT)
+        if "official Jupyter news" in page.evaluate("() => document.body.innerText"):
+            problems.append("JupyterLab asks about Jupyter news (tools/lab/overrides.json not applied)")
         kernel = page.eval_on_selector_all(f"{PANEL} .jp-KernelName, {PANEL} .jp-Toolbar-kernelName",
                                            "els => els.map(e => e.innerText.trim())")
         if notebook == NOTEBOOKS[0]:
