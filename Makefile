@@ -113,7 +113,7 @@ test-browser: $(STAMP) $(LAB_SETTINGS)  ## Stage 4: headless Chromium over the b
 	  echo "  .ci/run installs it; or set CHROMIUM=/path/to/chromium). Nothing is installed silently."; \
 	fi
 
-figures: $(STAMP)  ## Re-run the notebooks and write every figure to _build/figures (PNG, PDF, manifest.json)
+figures: $(STAMP)  ## Re-run the notebooks; every figure to _build/figures as <label>.png (200 dpi) and .pdf, with manifest.json
 	$(NB_TOOL) figures
 
 run: $(STAMP)  ## make run NB=path PARAMS="-p name value": executed copy in a new _build/runs/<time>-<chapter>--<stem>/
