@@ -181,15 +181,35 @@ class ClaimsLedger(_BookDirective):
         return out
 
 
-def _type_name(parameter: dict[str, Any]) -> str:
-    """Declared type of a papermill parameter, else the type of its literal default."""
+def _type_name(parameter: dict[str, Any], value: Any = None) -> str:
+    """Declared type of a papermill parameter, else the type of its value in the cell."""
     declared = parameter.get("inferred_type_name")
     if declared and declared != "None":
         return str(declared)
-    try:
-        return type(ast.literal_eval(str(parameter["default"]))).__name__
-    except (ValueError, SyntaxError):
-        return "-"
+    if value is None:
+        try:
+            value = ast.literal_eval(str(parameter["default"]))
+        except (ValueError, SyntaxError):
+            return "-"
+    if isinstance(value, list) and value:
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"list[{' | '.join(kinds)}]"
+    return type(value).__name__
+
+
+def _parameter_values(path: Path) -> dict[str, Any]:
+    """Values assigned by the notebook's parameters cell (plain assignments, run in isolation),
+    so that ``2**17`` or a list comprehension get their real type; {} if the cell cannot run."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace: dict[str, Any] = {}
+            try:
+                exec(compile(cell.source, str(path), "exec"), namespace)  # noqa: S102
+            except Exception:  # noqa: BLE001 - the table falls back to the literal default
+                return {}
+            return {k: v for k, v in namespace.items() if not k.startswith("__")}
+    return {}
 
 
 class NotebookParameters(_BookDirective):
@@ -201,9 +221,10 @@ class NotebookParameters(_BookDirective):
         out: list[nodes.Node] = []
         for docname, path in self.notebooks():
             params = papermill.inspect_notebook(str(path))
+            values = _parameter_values(path)
             out.append(_paragraph(nodes.strong("", "", _link(f"{docname}.ipynb",
                                                              self.link(docname)))))
-            rows = [[_literal(name), _literal(p["default"]), _type_name(p),
+            rows = [[_literal(name), _literal(p["default"]), _type_name(p, values.get(name)),
                      p["help"] or "-"] for name, p in params.items()]
             out.append(_table(["parameter", "default", "type", "meaning"], rows,
                               [20, 20, 12, 48]))
