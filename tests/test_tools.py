@@ -563,3 +563,15 @@ def test_kernels_run_over_ipc_without_the_tcp_warning(
     assert "without encryption" not in captured.err + captured.out
     assert nbformat.read(path, as_version=4).cells[2].outputs[0].text == "ch 1.0\n"
     assert [p.name for p in path.parent.iterdir()] == ["nb.ipynb"]  # no IPC socket files left
+
+
+def test_appendix_parameter_types_come_from_the_cell(tmp_path: Path) -> None:
+    from tools import book_ext
+
+    nb = source_notebook()
+    nb.cells[1].source = "n = 2**3  # points\nts = [float(t) for t in range(3)]\nname = 'a'"
+    path = write(nb, tmp_path / "nb.ipynb")
+    values = book_ext._parameter_values(path)
+    no_decl = {"inferred_type_name": "None", "default": "?"}
+    assert [book_ext._type_name(no_decl, values[k]) for k in ("n", "ts", "name")] == [
+        "int", "list[float]", "str"]
