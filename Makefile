@@ -17,6 +17,16 @@ KERNEL_NAME    := flowapprox
 KERNEL_DISPLAY := Python (flowapprox)
 
 NOTEBOOKS  := $(sort $(wildcard chapters/*/*.ipynb))
+# JupyterLab settings shipped with the environment (no news pop-up, no extension manager).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# Extra flags for `make lab`, e.g. LAB_ARGS="--ip=0.0.0.0 --no-browser" in a container.
+LAB_ARGS ?=
+LAB_START := start-here.ipynb
+# Jupyter refuses to run as root unless told; containers often run as root.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+SERVE_PORT ?= 8000
+# The browser stage runs where a Chromium is found (CHROMIUM overrides the search).
+CHROMIUM_BIN := $(or $(CHROMIUM),$(shell command -v chromium || command -v chromium-browser))
 START_PAGE := $(CURDIR)/_build/html/index.html
 # --all: fresh Sphinx environment, so -W also sees warnings of unchanged pages.
 BOOK_BUILD := $(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going --all
@@ -35,7 +45,7 @@ export FLOWAPPROX_PROGRESS ?= 0
 # (unit tests) picks Agg by itself on a headless machine.
 unexport MPLBACKEND
 
-.PHONY: help book html test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean
+.PHONY: help book html serve test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean
 
 help:  ## List the targets
 	@echo "Targets (a fresh clone needs only 'make book' or 'make test'):"
@@ -48,7 +58,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 book: $(STAMP)  ## Execute all chapter notebooks (default parameters), then build the HTML
-	$(NB_TOOL) execute
+	$(NB_TOOL) execute --report _build/execution-report.json
 	$(BOOK_BUILD)
 	@echo
 	@echo "Book: $(START_PAGE)"
@@ -56,13 +66,24 @@ book: $(STAMP)  ## Execute all chapter notebooks (default parameters), then buil
 
 html: $(STAMP)  ## Build the HTML from the committed notebooks (no execution), strict
 	$(BOOK_BUILD)
-	@$(PY) -m pytest -q -m built -p no:cacheprovider tests/test_built_book.py
+	@$(PY) -m pytest -q -m built -p no:cacheprovider tests/test_built_book.py tests/test_project_files.py
 	@echo
 	@echo "Book: $(START_PAGE)"
+	@echo "Serve it (downloads and search need http://): make serve"
+
+serve:  ## Serve the built book on http://127.0.0.1:8000/ (SERVE_PORT=...), for downloads and search
+	@test -f _build/html/index.html || { echo "no built book in _build/html: run make html (or make book) first"; exit 1; }
+	@echo "Serving the book at http://127.0.0.1:$(SERVE_PORT)/ (Ctrl-C stops)"
+	$(BOOTSTRAP_PYTHON) -m http.server --bind 127.0.0.1 --directory _build/html $(SERVE_PORT)
 
 test: test-unit test-nbval test-book test-browser  ## All checks: unit + hygiene tests, nbval, strict build, browser
 	@echo
-	@echo "make test: all 4 stages passed"
+	@if [ -n "$(CHROMIUM_BIN)" ]; then \
+	  echo "make test: 4 passed (all 4 stages)"; \
+	else \
+	  echo "make test: 3 passed, 1 skipped (stage 4, browser: no Chromium; apt-get install chromium,"; \
+	  echo "  or CHROMIUM=/path/to/chromium, then: make test-browser)"; \
+	fi
 
 test-unit: $(STAMP)  ## Stage 1: pytest tests/ and the library's doctests (library, hygiene, tools)
 	@echo "=== make test, stage 1/4: pytest tests lib (unit tests, doctests, hygiene) ==="
@@ -79,26 +100,26 @@ endif
 test-book: $(STAMP)  ## Stage 3: strict HTML build (-W -n --keep-going)
 	@echo "=== make test, stage 3/4: strict book build ==="
 	@$(BOOK_BUILD) || { echo "make test: FAILED at stage 3/4 (jupyter-book build -W -n)"; exit 1; }
-	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_built_book.py \
+	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_built_book.py tests/test_project_files.py \
 	  || { echo "make test: FAILED at stage 3/4 (built book vs notebooks)"; exit 1; }
 
-test-browser: $(STAMP)  ## Stage 4: headless Chromium over every built page, offline (needs chromium)
-	@echo "=== make test, stage 4/4: the built book in headless Chromium ==="
-	@if command -v chromium >/dev/null || [ -n "$${CHROMIUM:-}" ]; then \
-	  $(PY) -m pytest -m browser -p no:cacheprovider tests/browser \
+test-browser: $(STAMP) $(LAB_SETTINGS)  ## Stage 4: headless Chromium over the built book and the notebooks in JupyterLab
+	@echo "=== make test, stage 4/4: the built book and JupyterLab in headless Chromium ==="
+	@if [ -n "$(CHROMIUM_BIN)" ]; then \
+	  CHROMIUM="$(CHROMIUM_BIN)" $(PY) -m pytest -m browser -p no:cacheprovider tests/browser \
 	    || { echo "make test: FAILED at stage 4/4 (browser)"; exit 1; }; \
 	else \
 	  echo "SKIPPED stage 4/4: no chromium on this machine (Debian: apt-get install chromium;"; \
-	  echo "  .ci/run installs it). Nothing is installed silently."; \
+	  echo "  .ci/run installs it; or set CHROMIUM=/path/to/chromium). Nothing is installed silently."; \
 	fi
 
-figures: $(STAMP)  ## Re-run the notebooks and write every figure to _build/figures (PNG, PDF, manifest.json)
+figures: $(STAMP)  ## Re-run the notebooks; every figure to _build/figures as <label>.png (200 dpi) and .pdf, with manifest.json
 	$(NB_TOOL) figures
 
 bench: $(STAMP)  ## Benchmarks as side-by-side ratios -> _build/bench.json (RECORD=1: also benchmarks/results.md)
 	$(PY) benchmarks/bench.py $(if $(RECORD),--record)
 
-run: $(STAMP)  ## make run NB=path PARAMS="-p name value": executed copy to _build/runs/ (no PARAMS: re-run NB in place)
+run: $(STAMP)  ## make run NB=path PARAMS="-p name value": executed copy in a new _build/runs/<time>-<chapter>--<stem>/
 	$(if $(NB),,$(error NB is not set; usage: make run NB=chapters/01-x/nb.ipynb PARAMS="-p name value"))
 	$(NB_TOOL) execute $(NB) $(PARAMS)
 
@@ -108,8 +129,19 @@ sweep: $(STAMP)  ## make sweep NB=path GRID=sweeps/x.yaml [WORKERS=n] [SCHEDULER
 	$(PY) tools/sweep.py $(NB) $(GRID) $(if $(WORKERS),--workers $(WORKERS)) \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(SUMMARY),--summary-dir $(SUMMARY))
 
-lab: $(STAMP)  ## Start JupyterLab
-	$(VENV)/bin/jupyter lab
+$(LAB_SETTINGS): tools/lab/overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+lab: $(STAMP) $(LAB_SETTINGS)  ## Start JupyterLab on start-here.ipynb; prints the URL with its token (LAB_ARGS=...)
+	@port=$$($(PY) -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	token=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))'); \
+	echo; \
+	echo "JupyterLab: http://127.0.0.1:$$port/lab/tree/$(LAB_START)?token=$$token"; \
+	echo "  kernel: $(KERNEL_DISPLAY) (the notebooks select it); Ctrl-C twice stops the server"; \
+	echo; \
+	exec $(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$$port --IdentityProvider.token=$$token \
+	  $(LAB_ROOT_FLAG) $(LAB_ARGS) $(LAB_START)
 
 clean:  ## Remove _build (keeps the virtual environment)
 	rm -rf _build

@@ -92,7 +92,11 @@ def test_make_figures_on_a_notebook_is_reproducible(tmp_path: Path) -> None:
         "fig, ax = fa.plotting.figure(name='line')\n"
         "ax.plot(range(size), range(size))"
     )
-    nb = new_notebook(cells=[params, body])
+    labelled = new_code_cell(
+        "fig, ax = fa.plotting.figure()\nax.set_title('a title that must not be cut off')",
+        metadata={"mystnb": {"figure": {"caption": "A labelled figure.", "name": "fig-demo-labelled"}}},
+    )
+    nb = new_notebook(cells=[params, body, labelled])
     nb.metadata.kernelspec = dict(nbt.KERNELSPEC)
     path = tmp_path / "chapters" / "00-demo" / "demo.ipynb"
     path.parent.mkdir(parents=True)
@@ -102,10 +106,20 @@ def test_make_figures_on_a_notebook_is_reproducible(tmp_path: Path) -> None:
     manifests = [nbt.export_figures([path], tmp_path / f"out{i}") for i in (1, 2)]
 
     assert path.read_bytes() == before  # the notebook itself is not touched
-    (figure,) = manifests[0]["figures"]
-    assert figure["figure"] == "00-demo--demo-line"
-    assert figure["seed"] == 3 and figure["parameters"] == {"seed": "3", "size": "4"}
+    figure, labelled = manifests[0]["figures"]
+    assert figure["figure"] == "00-demo--demo-line" and figure["label"] is None
+    assert figure["seed"] == 3 and figure["parameters"] == {"seed": 3, "size": 4}  # types kept
     assert set(figure["files"]) == {"00-demo--demo-line.png", "00-demo--demo-line.pdf"}
+    # A figure with a MyST label (the book's figure number and caption) is named after it.
+    assert labelled["label"] == labelled["figure"] == "fig-demo-labelled"
+    assert set(labelled["files"]) == {"fig-demo-labelled.png", "fig-demo-labelled.pdf"}
+    from PIL import Image
+
+    with Image.open(tmp_path / "out1" / "fig-demo-labelled.png") as image:
+        assert image.info["dpi"] == pytest.approx((200, 200), abs=0.1)  # 200 dpi export
+        # tight bounding box, as the book's inline images: a title wider than the panel is
+        # kept whole (the image grows beyond the 4.2-inch panel instead of cutting it off)
+        assert image.size[0] > 4.2 * 200
     assert manifests[0] == manifests[1]
     on_disk = json.loads((tmp_path / "out1" / "manifest.json").read_text())
     assert on_disk == manifests[0] and on_disk["library_version"]

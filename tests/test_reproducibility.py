@@ -89,10 +89,11 @@ def test_setup_applies_the_book_style_unless_asked_not_to():
 
 def test_environment_record():
     env = environment()
-    assert set(env) == {"python", "platform", "flowapprox", "torch", "torchdiffeq", "numpy",
+    assert set(env) == {"os", "python", "flowapprox", "torch", "torchdiffeq", "numpy",
                         "scipy", "matplotlib", "cpu"}
     assert all(isinstance(v, str) and v for v in env.values())
     assert env["python"] == platform.python_version()
+    assert platform.release() not in env["os"]  # no host kernel string (make book leaves git clean)
     assert env["torch"] == torch.__version__
     assert env["numpy"] == np.__version__
     assert env["matplotlib"] == mpl.__version__

@@ -326,6 +326,38 @@ def test_cli_rejects_unknown_parameter_without_running(tmp_path: Path, capsys: p
     assert not (tmp_path / "runs").exists() and not (tmp_path / "r.json").exists()
 
 
+def test_default_parameters_keep_their_types(tmp_path: Path) -> None:
+    nb = source_notebook()
+    nb.cells[1].source = 'n = 2**3  # a power of two\nxs = [float(t) for t in range(2)]\nname = "a"'
+    path = write(nb, tmp_path / "nb.ipynb")
+    assert nbt.default_parameters(path) == {"n": 8, "xs": [0.0, 1.0], "name": "a"}
+
+
+def fidelity_notebook(tmp_path: Path) -> Path:
+    nb = source_notebook()
+    nb.cells[1].source = 'fidelity = "fast"  # or "full"\nn = 2  # full: 20\nscale = 0.5'
+    nb.cells[1].metadata["flowapprox"] = {"fidelity": {"full": {"n": 20}}}
+    return write(nb, tmp_path / "ch" / "nb.ipynb")
+
+
+def test_fidelity_refuses_explicit_values_it_would_override(tmp_path: Path) -> None:
+    path = fidelity_notebook(tmp_path)
+    with pytest.raises(nbt.NotebookToolError, match=r"fidelity='full' sets n=20; passing n as well"):
+        nbt.check_fidelity(path, {"fidelity": "full", "n": 3})
+    nbt.check_fidelity(path, {"fidelity": "full", "scale": 1.0})  # not set by the level
+    nbt.check_fidelity(path, {"n": 3})  # default fidelity: explicit values are honoured
+    nbt.check_fidelity(path, {"fidelity": "fast", "n": 3})
+
+
+def test_cli_refuses_fidelity_clash_before_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = fidelity_notebook(tmp_path)
+    runs = tmp_path / "runs"
+    status = nbt.main(["execute", str(path), "-p", "fidelity", "full", "-p", "n", "3", "--runs-dir", str(runs)])
+    assert status == 2
+    assert "fidelity='full' sets n=20" in capsys.readouterr().err
+    assert not runs.exists()
+
+
 def test_notebook_without_parameters_cell_says_so(tmp_path: Path) -> None:
     nb = source_notebook()
     _no_parameters(nb)
@@ -371,7 +403,10 @@ def test_execute_replaces_notebook_atomically(flowapprox_kernel: None, tmp_path:
     assert nbt.hygiene_problems(path) == []  # counts 1..n, normalised, no paths
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[2].outputs[0].text == "ch 1.0\n"  # ran in the notebook's folder
-    assert json.loads(report.read_text())[0] == {
+    written = json.loads(report.read_text())
+    assert set(written) == {"finished_utc", "parameters", "environment", "notebooks"}
+    assert "platform" not in written["environment"] and "cpu" in written["environment"]
+    assert written["notebooks"][0] == {
         "notebook": str(path),
         "seconds": record.seconds,
         "parameters": {},
@@ -397,7 +432,7 @@ def test_failing_notebook_is_left_byte_identical(
     assert failing.read_bytes() == before
     assert sorted(p.name for p in failing.parent.iterdir()) == ["failing.ipynb", "good.ipynb"]
     assert nbt.hygiene_problems(good) == []  # the rest still ran after the failure
-    failed, ok = json.loads((tmp_path / "r.json").read_text())
+    failed, ok = json.loads((tmp_path / "r.json").read_text())["notebooks"]
     assert (failed["status"], ok["status"]) == ("failed", "ok")
     assert failed["error"].startswith("ValueError: boom")
     captured = capsys.readouterr()
@@ -405,19 +440,52 @@ def test_failing_notebook_is_left_byte_identical(
     assert re.search(r"^total +\d+\.\d +1 failed$", captured.out, re.MULTILINE)
 
 
-def test_parametrised_run_goes_to_runs_dir(flowapprox_kernel: None, tmp_path: Path) -> None:
+def test_parametrised_runs_get_one_directory_each(flowapprox_kernel: None, tmp_path: Path) -> None:
     path = write(source_notebook(), tmp_path / "ch" / "nb.ipynb")
     before = path.read_bytes()
     runs = tmp_path / "runs"
 
     assert nbt.main(["execute", str(path), "-p", "n", "4", "--runs-dir", str(runs)]) == 0
+    assert nbt.main(["execute", str(path), "-p", "n", "5", "--runs-dir", str(runs)]) == 0
 
     assert path.read_bytes() == before
-    run = nbformat.read(runs / "nb.ipynb", as_version=4)
-    assert run.cells[2].metadata.tags == ["injected-parameters"]
-    assert run.cells[3].outputs[0].text == "ch 2.0\n"
-    [record] = json.loads((runs / "execution-report.json").read_text())  # not the book's report
-    assert (record["status"], record["parameters"]) == ("ok", {"n": 4})
+    first, second = sorted(runs.iterdir())  # the second run did not overwrite the first
+    assert all(re.fullmatch(r"\d{8}T\d{6}Z-ch--nb(-\d+)?", d.name) for d in (first, second))
+    for run_dir, n in ((first, 4), (second, 5)):
+        assert sorted(p.name for p in run_dir.iterdir()) == ["ch--nb.ipynb", "execution-report.json"]
+        run = nbformat.read(run_dir / "ch--nb.ipynb", as_version=4)
+        assert run.cells[2].metadata.tags == ["injected-parameters"]
+        assert run.cells[3].outputs[0].text == f"ch {n * 0.5}\n"
+        report = json.loads((run_dir / "execution-report.json").read_text())  # not the book's report
+        [record] = report["notebooks"]
+        assert (record["status"], record["parameters"], report["parameters"]) == ("ok", {"n": n}, {"n": n})
+
+
+def test_run_names_distinguish_chapters(tmp_path: Path) -> None:
+    a = write(source_notebook(), tmp_path / "01-a" / "experiments.ipynb")
+    b = write(source_notebook(), tmp_path / "02-b" / "experiments.ipynb")
+    assert (nbt.run_name(a), nbt.run_name(b)) == ("01-a--experiments", "02-b--experiments")
+    import datetime
+
+    now = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    dirs = [nbt.new_run_dir(tmp_path / "runs", [a], now) for _ in range(3)]
+    assert [d.name for d in dirs] == ["20260102T030405Z-01-a--experiments",
+                                      "20260102T030405Z-01-a--experiments-2",
+                                      "20260102T030405Z-01-a--experiments-3"]
+    assert nbt.new_run_dir(tmp_path / "runs", [a, b], now).name == "20260102T030405Z"
+
+
+def test_in_place_run_of_some_notebooks_keeps_the_books_report(
+    flowapprox_kernel: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book_report = tmp_path / "book-report.json"
+    monkeypatch.setattr(nbt, "DEFAULT_REPORT", book_report)
+    path = write(source_notebook(), tmp_path / "ch" / "nb.ipynb")
+    assert nbt.main(["execute", str(path), "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert not book_report.exists()
+    [run_dir] = (tmp_path / "runs").iterdir()
+    assert [p.name for p in run_dir.iterdir()] == ["execution-report.json"]
+    assert nbt.hygiene_problems(path) == []  # executed in place
 
 
 # ---------------------------------------------------------------- report and sanitize
@@ -459,3 +527,51 @@ def test_normalise_merges_consecutive_stream_outputs() -> None:
     ]
     outputs = nbt.normalise(nb).cells[2].outputs
     assert [(o.name, o.text) for o in outputs] == [("stdout", "a\nb\n"), ("stderr", "w\n")]
+
+
+# ------------------------------------------------------------------ book extension
+
+
+def test_every_labelled_result_has_a_title_for_the_proof_index() -> None:
+    """The proof index lists "Kind: title" (tools/book_ext.py), so every labelled result needs one."""
+    from tools import book_ext
+
+    found = {}
+    for page in sorted(ROOT.glob("chapters/*/index.md")):
+        found.update(book_ext.proof_titles(page.read_text(encoding="utf-8")))
+    assert found, "no labelled prf directives found"
+    untitled = sorted(label for label, (_, title) in found.items() if not title)
+    assert not untitled, f"labelled results without a title: {untitled}"
+
+
+def test_proof_titles_parse_both_fence_styles() -> None:
+    from tools import book_ext
+
+    source = ("```{prf:theorem} Flow maps are homeomorphisms\n:label: thm-a\n:nonumber:\n\ntext\n```\n"
+              ":::{prf:definition}\n:label: def-b\nbody\n:::\n")
+    assert book_ext.proof_titles(source) == {"thm-a": ("theorem", "Flow maps are homeomorphisms"),
+                                            "def-b": ("definition", "")}
+
+
+def test_kernels_run_over_ipc_without_the_tcp_warning(
+    flowapprox_kernel: None, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`make book` used to print ipykernel's unencrypted-TCP warning once per notebook."""
+    path = write(source_notebook(), tmp_path / "ch" / "nb.ipynb")
+    nbt.execute_notebook(path, path, {})
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+    assert nbformat.read(path, as_version=4).cells[2].outputs[0].text == "ch 1.0\n"
+    assert [p.name for p in path.parent.iterdir()] == ["nb.ipynb"]  # no IPC socket files left
+
+
+def test_appendix_parameter_types_come_from_the_cell(tmp_path: Path) -> None:
+    from tools import book_ext
+
+    nb = source_notebook()
+    nb.cells[1].source = "n = 2**3  # points\nts = [float(t) for t in range(3)]\nname = 'a'"
+    path = write(nb, tmp_path / "nb.ipynb")
+    values = book_ext._parameter_values(path)
+    no_decl = {"inferred_type_name": "None", "default": "?"}
+    assert [book_ext._type_name(no_decl, values[k]) for k in ("n", "ts", "name")] == [
+        "int", "list[float]", "str"]

@@ -14,8 +14,12 @@ build time, so the pages can never disagree with the outputs they describe:
     Per-notebook execution times from the last ``make book`` run on this machine
     (``_build/execution-report.json``), if there is one.
 ``build-environment``
-    The environment recorded by ``flowapprox.setup`` in the notebooks' outputs, the library
-    version and the date of the last commit of the notebooks.
+    The library version, the date of the last commit of the notebooks, whether the notebooks
+    being built differ from that commit, and the environment recorded by ``flowapprox.setup``
+    in their outputs.
+
+Also: the version in every page footer, and the ``flowapprox`` bibliography style
+(author-year labels matching the in-text citations; DOI and arXiv links).
 ``book-status``
     One paragraph for the start page: book version, date of the committed outputs, and how
     many claims hold, linked to the ledger.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
@@ -176,15 +181,35 @@ class ClaimsLedger(_BookDirective):
         return out
 
 
-def _type_name(parameter: dict[str, Any]) -> str:
-    """Declared type of a papermill parameter, else the type of its literal default."""
+def _type_name(parameter: dict[str, Any], value: Any = None) -> str:
+    """Declared type of a papermill parameter, else the type of its value in the cell."""
     declared = parameter.get("inferred_type_name")
     if declared and declared != "None":
         return str(declared)
-    try:
-        return type(ast.literal_eval(str(parameter["default"]))).__name__
-    except (ValueError, SyntaxError):
-        return "-"
+    if value is None:
+        try:
+            value = ast.literal_eval(str(parameter["default"]))
+        except (ValueError, SyntaxError):
+            return "-"
+    if isinstance(value, list) and value:
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"list[{' | '.join(kinds)}]"
+    return type(value).__name__
+
+
+def _parameter_values(path: Path) -> dict[str, Any]:
+    """Values assigned by the notebook's parameters cell (plain assignments, run in isolation),
+    so that ``2**17`` or a list comprehension get their real type; {} if the cell cannot run."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace: dict[str, Any] = {}
+            try:
+                exec(compile(cell.source, str(path), "exec"), namespace)  # noqa: S102
+            except Exception:  # noqa: BLE001 - the table falls back to the literal default
+                return {}
+            return {k: v for k, v in namespace.items() if not k.startswith("__")}
+    return {}
 
 
 class NotebookParameters(_BookDirective):
@@ -196,9 +221,10 @@ class NotebookParameters(_BookDirective):
         out: list[nodes.Node] = []
         for docname, path in self.notebooks():
             params = papermill.inspect_notebook(str(path))
+            values = _parameter_values(path)
             out.append(_paragraph(nodes.strong("", "", _link(f"{docname}.ipynb",
                                                              self.link(docname)))))
-            rows = [[_literal(name), _literal(p["default"]), _type_name(p),
+            rows = [[_literal(name), _literal(p["default"]), _type_name(p, values.get(name)),
                      p["help"] or "-"] for name, p in params.items()]
             out.append(_table(["parameter", "default", "type", "meaning"], rows,
                               [20, 20, 12, 48]))
@@ -206,7 +232,7 @@ class NotebookParameters(_BookDirective):
 
 
 class ExecutionTimes(_BookDirective):
-    """Execution times of the last ``make book`` run, if the report exists."""
+    """Execution times of the last ``make book`` run on this machine, if the report exists."""
 
     def run(self) -> list[nodes.Node]:
         report = Path(self.env.srcdir) / "_build" / "execution-report.json"
@@ -214,13 +240,22 @@ class ExecutionTimes(_BookDirective):
         if not report.exists():
             return [_paragraph("No execution report on this machine yet: ", _literal("make book"),
                                " writes one (", _literal("_build/execution-report.json"), ").")]
-        entries = json.loads(report.read_text(encoding="utf-8"))
-        entries = entries.get("notebooks", entries) if isinstance(entries, dict) else entries
+        data = json.loads(report.read_text(encoding="utf-8"))
+        entries = data.get("notebooks", []) if isinstance(data, dict) else data
         rows = [[_literal(e["notebook"]), f"{float(e['seconds']):.1f}", e.get("status", "")]
                 for e in entries]
         total = sum(float(e["seconds"]) for e in entries)
         rows.append([nodes.strong(text="total"), nodes.strong(text=f"{total:.1f}"), ""])
-        return [_table(["notebook", "seconds", "status"], rows, [60, 20, 20])]
+        out: list[nodes.Node] = []
+        if isinstance(data, dict) and data.get("finished_utc"):
+            out.append(_paragraph("Run finished ", nodes.strong(text=data["finished_utc"]),
+                                  " (UTC) on the machine that built this page."))
+        out.append(_table(["notebook", "seconds", "status"], rows, [60, 20, 20]))
+        if isinstance(data, dict) and data.get("environment"):
+            out.append(_paragraph("Environment of that run:"))
+            out.append(_table(["component", "version"],
+                              [[k, _literal(v)] for k, v in data["environment"].items()], [30, 70]))
+        return out
 
 
 def _outputs_date(srcdir: Path) -> str:
@@ -233,6 +268,24 @@ def _outputs_date(srcdir: Path) -> str:
         return result.stdout.strip() or "not committed yet"
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
+
+
+def _uncommitted_notebooks(srcdir: Path) -> list[str] | None:
+    """Chapter notebooks that differ from the last commit (None: not a git checkout)."""
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain", "--", "chapters"],
+            cwd=srcdir, capture_output=True, text=True, timeout=20, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sorted(line[3:].strip() for line in result.stdout.splitlines()
+                  if line[3:].strip().endswith(".ipynb"))
+
+
+# Keys of older environment records that describe the host rather than the environment
+# (the kernel release string); never shown.
+HOST_KEYS = frozenset({"platform"})
 
 
 class BookStatus(_BookDirective):
@@ -252,11 +305,17 @@ class BookStatus(_BookDirective):
 
 
 class BuildEnvironment(_BookDirective):
-    """Book version, outputs date and the environment that produced the outputs."""
+    """Book version, the commit the outputs come from, and the environment that produced them.
+
+    Says so when the notebooks being built differ from the last commit (a local re-run or
+    an edit that is not committed), so that the date and the environment shown are never
+    silently those of two different things.
+    """
 
     def run(self) -> list[nodes.Node]:
         import flowapprox
 
+        srcdir = Path(self.env.srcdir)
         environments: dict[str, list[str]] = defaultdict(list)
         records: dict[str, dict[str, str]] = {}
         for docname, path in self.notebooks():
@@ -265,24 +324,30 @@ class BuildEnvironment(_BookDirective):
                 logger.warning(f"notebook {docname} did not record its environment "
                                "(call flowapprox.setup)", location=self.get_location())
                 continue
-            env = {k: v for k, v in env.items() if k != "seed"}
+            env = {k: v for k, v in env.items() if k != "seed" and k not in HOST_KEYS}
             key = json.dumps(env, sort_keys=True)
             environments[key].append(docname)
             records[key] = env
+        uncommitted = _uncommitted_notebooks(srcdir)
         items = nodes.bullet_list()
         for label, value, note in (
             ("Book version", flowapprox.__version__,
-             " (the version of the flowapprox library, which is versioned with the book)"),
-            ("Committed outputs dated", _outputs_date(Path(self.env.srcdir)),
-             " (last commit of the chapter notebooks)"),
+             " (the version of the flowapprox library, which is versioned with the book; "
+             "one place: pyproject.toml)"),
+            ("Last commit of the chapter notebooks", _outputs_date(srcdir), ""),
+            ("Outputs in this build", "the committed ones" if not uncommitted else
+             f"{len(uncommitted)} notebook(s) differ from the last commit",
+             "" if not uncommitted else
+             " (a local re-run or edit, not committed: " + ", ".join(uncommitted) +
+             "; their outputs and environment records below are those of the working tree)"),
         ):
             item = nodes.list_item()
             item += _paragraph(nodes.strong(text=label), ": ", value, note)
             items += item
         out: list[nodes.Node] = [items]
         for key, docs in environments.items():
-            out.append(_paragraph(f"Environment that produced the outputs of {len(docs)} "
-                                  "notebook(s):"))
+            out.append(_paragraph(f"Environment recorded in the outputs of {len(docs)} "
+                                  "notebook(s) (by flowapprox.setup when they were executed):"))
             out.append(_table(["component", "version"],
                               [[k, _literal(v)] for k, v in records[key].items()], [30, 70]))
         return out
@@ -306,7 +371,96 @@ def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict
     context["script_files"] = unique
 
 
+def _version_footer(app: Sphinx, config: Any) -> None:
+    """Show the book's version (the package's, the one place it is kept) in every footer."""
+    import flowapprox
+
+    options = dict(config.html_theme_options or {})
+    footer = (f"<p>flowapprox {flowapprox.__version__} &middot; MIT licence &middot; "
+              "cite with the repository's CITATION.cff</p>")
+    if footer not in options.get("extra_footer", ""):
+        options["extra_footer"] = options.get("extra_footer", "") + footer
+    config.html_theme_options = options
+
+
+def _register_author_year_style() -> None:
+    """A pybtex style whose bibliography labels read like the in-text author-year citations.
+
+    The text cites in author-year form (``bibtex_reference_style: author_year``); with this
+    style (``bibtex_default_style: flowapprox``) the bibliography lists "Li et al., 2023"
+    instead of alphanumeric keys such as [LLS23], and links DOIs and arXiv ids (``doi`` and
+    ``eprint`` fields) through the unsrt style's web references.
+    """
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+    from pybtex.style.labels import BaseLabelStyle
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries: Any) -> Iterator[str]:
+            for entry in sorted_entries:
+                people = entry.persons.get("author") or entry.persons.get("editor") or []
+                names = ["".join(p.last_names) or "".join(p.first_names) for p in people]
+                names = [n.replace("{", "").replace("}", "") for n in names]
+                if len(names) > 2:
+                    who = f"{names[0]} et al."
+                elif len(names) == 2:
+                    who = f"{names[0]} and {names[1]}"
+                else:
+                    who = names[0] if names else entry.key
+                yield f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+    class AuthorYearStyle(UnsrtStyle):
+        default_label_style = AuthorYearLabels
+        default_sorting_style = "author_year_title"
+
+    register_plugin("pybtex.style.formatting", "flowapprox", AuthorYearStyle, force=True)
+
+
+_PRF_DIRECTIVE = re.compile(r"^[`:]{3,}\{prf:(\w+)\}[ \t]*(.*)\n((?:[ \t]*:[\w-]+:.*\n)*)", re.M)
+
+
+def proof_titles(source: str) -> dict[str, tuple[str, str]]:
+    """``{label: (kind, title)}`` of the labelled ``prf:`` directives in a MyST source."""
+    found = {}
+    for match in _PRF_DIRECTIVE.finditer(source):
+        label = re.search(r":label:\s*(\S+)", match.group(3))
+        if label:
+            found[label.group(1)] = (match.group(1), match.group(2).strip())
+    return found
+
+
+def _proof_index_generate(self: Any, docnames: Any = None) -> tuple[list[Any], bool]:
+    """sphinx-proof's index as a table of results: grouped by chapter, in reading order,
+    each entry "Kind: title" (the directive's title) instead of the bare label."""
+    env = self.domain.env
+    proofs = getattr(env, "proof_list", {})
+    titles: dict[str, tuple[str, str]] = {}
+    for docname in sorted({v["docname"] for v in proofs.values()}):
+        path = Path(env.doc2path(docname))
+        if path.suffix == ".md" and path.exists():
+            titles.update(proof_titles(path.read_text(encoding="utf-8")))
+    groups: dict[str, list[list[Any]]] = defaultdict(list)
+    order = sorted(proofs.items(), key=lambda item: item[1]["docname"])  # stable: source order
+    for anchor, values in order:
+        kind, title = titles.get(anchor, (values["realtype"], ""))
+        heading = _document_title(env, values["docname"])
+        title = re.sub(r"\$([^$]*)\$", r"\1", title)  # the index page typesets no math
+        name = f"{kind.capitalize()}: {title}" if title else f"{kind.capitalize()} ({anchor})"
+        groups[heading].append([name, 0, values["docname"], anchor, "", "", ""])
+    return list(groups.items()), False
+
+
+def _document_title(env: Any, docname: str) -> str:
+    title = env.titles.get(docname)
+    return title.astext() if title is not None else docname
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    _register_author_year_style()
+    from sphinx_proof.domain import ProofIndex
+
+    ProofIndex.generate = _proof_index_generate
+    app.connect("config-inited", _version_footer)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.add_directive("claims-ledger", ClaimsLedger)
     app.add_directive("notebook-parameters", NotebookParameters)

@@ -10,10 +10,19 @@ Usage (from the repository root; ``make`` wraps the common cases)::
 
 Without notebook arguments, ``execute`` and ``check`` act on every chapter
 notebook (``chapters/*/*.ipynb``, sorted). ``execute`` replaces each notebook
-atomically by its executed, normalised version; with ``-p`` it writes to
-``_build/runs/`` instead. A failing notebook is left untouched, the others still
-run, and the exit status is 1. Exit status 2 means a usage error (unknown
-parameter, missing file, unregistered kernel) found before anything ran.
+atomically by its executed, normalised version; with ``-p`` it writes to a new
+run directory ``_build/runs/<UTC time>[-<chapter>--<stem>]/`` instead (one
+directory per run, each executed copy named ``<chapter>--<stem>.ipynb``, with the
+run's own ``execution-report.json``). A failing notebook is left untouched, the
+others still run, and the exit status is 1. Exit status 2 means a usage error
+(unknown parameter, a parameter that the chosen ``fidelity`` sets, missing file,
+unregistered kernel) found before anything ran. Kernels talk to papermill over IPC
+sockets in a private temporary folder (no unencrypted TCP, no warning).
+
+Fidelity rule: a parameters cell may declare, in its metadata
+``flowapprox.fidelity``, the values that a ``fidelity`` level sets, e.g.
+``{"full": {"steps": 2000, "lr": 0.005}}``. Passing ``-p fidelity full``
+together with one of those names is refused (the level would override it).
 
 Conventions enforced here (see ``hygiene_problems``): committed notebooks are a
 fresh top-to-bottom run (execution counts 1..n) with outputs, carry no volatile
@@ -27,7 +36,9 @@ The module is importable; ``main(argv)`` returns the exit status.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -70,6 +81,7 @@ INJECTED_TAG = "injected-parameters"
 CHECK_OUTPUT_TAG = "nbval-check-output"
 
 MAX_NOTEBOOK_BYTES = 1_500_000
+FIDELITY_KEY = "flowapprox"  # parameters-cell metadata: {"fidelity": {level: {name: value}}}
 
 # Machine-specific absolute paths. The first look-behind keeps URLs
 # (https://host/home/...) and relative paths (data/tmp/...) from matching; the
@@ -229,6 +241,63 @@ def declared_parameters(path: Path) -> list[str]:
     return list(papermill.inspect_notebook(str(path)))
 
 
+def parameters_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """The first cell tagged ``parameters``, or None."""
+    return next((c for c in nb.cells if PARAMETERS_TAG in c.metadata.get("tags", [])), None)
+
+
+def assigned_names(source: str) -> list[str]:
+    """Names assigned at top level in ``source`` (the Python reading of a parameters cell)."""
+    names = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def default_parameters(path: Path) -> dict[str, Any]:
+    """The parameters cell's values with their Python types (``{"seed": 0, ...}``).
+
+    The cell holds plain assignments (the book's convention), so it is executed in an
+    empty namespace; papermill's own reading gives only strings.
+    """
+    cell = parameters_cell(nbformat.read(path, as_version=4))
+    if cell is None:
+        return {}
+    namespace: dict[str, Any] = {}
+    exec(compile(cell.source, f"{display_path(path)}:parameters", "exec"), namespace)  # noqa: S102
+    return {name: namespace[name] for name in assigned_names(cell.source)}
+
+
+def fidelity_presets(path: Path) -> dict[str, dict[str, Any]]:
+    """``{level: {name: value}}`` that a ``fidelity`` level sets (parameters-cell metadata)."""
+    cell = parameters_cell(nbformat.read(path, as_version=4))
+    if cell is None:
+        return {}
+    return dict(cell.metadata.get(FIDELITY_KEY, {}).get("fidelity", {}))
+
+
+def check_fidelity(path: Path, parameters: dict[str, Any]) -> None:
+    """Refuse ``fidelity=LEVEL`` together with a parameter that the level sets.
+
+    The notebook applies a level's values over the parameters cell, so an explicit value
+    passed together with that level would be silently overridden. Raise
+    ``NotebookToolError`` naming the parameters and the level's values instead.
+    """
+    level = parameters.get("fidelity")
+    if level is None:
+        return
+    presets = fidelity_presets(path)
+    clash = sorted(set(presets.get(str(level), {})) & set(parameters))
+    if clash:
+        values = ", ".join(f"{n}={presets[str(level)][n]!r}" for n in clash)
+        raise NotebookToolError(
+            f"{display_path(path)}: fidelity={level!r} sets {values}; passing "
+            f"{', '.join(clash)} as well would be overridden. Pass either fidelity {level} "
+            f"or explicit values (with the default fidelity), not both"
+        )
+
+
 def check_parameter_names(path: Path, parameters: dict[str, Any]) -> None:
     """Raise ``NotebookToolError`` unless every name in ``parameters`` is declared by ``path``."""
     if not parameters:
@@ -272,20 +341,42 @@ def _kernel_environment() -> Iterator[None]:
             os.environ.pop("FLOWAPPROX_PROGRESS", None)
 
 
+@contextlib.contextmanager
+def _ipc_kernel_config() -> Iterator[Any]:
+    """Kernel-manager configuration: IPC sockets in a private temporary folder.
+
+    Over TCP, ipykernel warns on every start that the connection is not encrypted; IPC
+    sockets are files readable only by this user, and they are removed with the folder.
+    """
+    from traitlets.config import Config
+
+    with tempfile.TemporaryDirectory(prefix="flowapprox-kernel-") as folder:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(folder) / "kernel")
+        yield config
+
+
+def _papermill(path: Path, parameters: dict[str, Any]) -> nbformat.NotebookNode:
+    """Run ``path`` with papermill in its own folder and return the executed notebook."""
+    with _kernel_environment(), _ipc_kernel_config() as config:
+        return papermill.execute_notebook(
+            str(path),
+            None,  # papermill writes nothing; callers write the result atomically
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=str(Path(path).parent),
+            progress_bar=False,
+            config=config,
+        )
+
+
 def execute_notebook(path: Path, output: Path, parameters: dict[str, Any]) -> None:
     """Execute ``path`` with papermill, normalise the result, write it atomically to ``output``.
 
     The kernel runs in the notebook's own folder. On any exception nothing is written.
     """
-    with _kernel_environment():
-        nb = papermill.execute_notebook(
-            str(path),
-            None,  # papermill writes nothing; the result is written atomically below
-            parameters=parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=str(Path(path).parent),
-            progress_bar=False,
-        )
+    nb = _papermill(path, parameters)
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(output, serialise(normalise(nb)))
 
@@ -297,29 +388,83 @@ def _describe_failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def execute_all(
-    paths: Sequence[Path],
-    parameters: dict[str, Any],
-    report_path: Path = DEFAULT_REPORT,
-    runs_dir: Path = DEFAULT_RUNS_DIR,
-) -> list[RunRecord]:
-    """Execute ``paths`` in order and write the JSON report to ``report_path``.
+def run_name(path: Path) -> str:
+    """``<chapter folder>--<stem>``: unique among the book's notebooks (three are ``experiments``)."""
+    path = Path(path).resolve()
+    return f"{path.parent.name}--{path.stem}"
 
-    Without parameters each notebook is replaced by its executed version. With
-    parameters the executed copy goes to ``runs_dir/<stem>.ipynb`` and the
-    committed notebook is left alone. Parameter names are checked for every
-    notebook before anything runs. A failing notebook is reported and left
-    byte-identical, and the remaining notebooks are still executed.
+
+def new_run_dir(runs_dir: Path, paths: Sequence[Path], now: datetime.datetime | None = None) -> Path:
+    """Create and return a fresh directory for one run under ``runs_dir``.
+
+    Named after the UTC time (``20260101T120000Z``), plus ``-<chapter>--<stem>`` for a
+    single notebook and ``-2``, ``-3``, ... if the name is taken: runs never overwrite
+    each other.
     """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    base = now.strftime("%Y%m%dT%H%M%SZ") + (f"-{run_name(paths[0])}" if len(paths) == 1 else "")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        candidate = runs_dir / (base if n == 1 else f"{base}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise NotebookToolError(f"cannot create a new run directory in {display_path(runs_dir)}")
+
+
+def write_report(report_path: Path, records: Sequence[RunRecord], parameters: dict[str, Any]) -> None:
+    """Write the execution report atomically: when, with what, in which environment, times."""
+    from flowapprox.reproducibility import environment
+
+    report = {
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parameters": parameters,
+        "environment": environment(),
+        "notebooks": [asdict(r) for r in records],
+    }
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(report_path, json.dumps(report, indent=2, default=str) + "\n")
+
+
+def validate_run(paths: Sequence[Path], parameters: dict[str, Any]) -> None:
+    """Everything checked before a run starts: the kernel, parameter names, the fidelity rule."""
     require_kernel()
     for path in paths:
         check_parameter_names(path, parameters)
-    if parameters:
-        _reject_duplicate_stems(paths)
+        check_fidelity(path, parameters)
+
+
+def execute_all(
+    paths: Sequence[Path],
+    parameters: dict[str, Any],
+    report_path: Path | None = DEFAULT_REPORT,
+    runs_dir: Path = DEFAULT_RUNS_DIR,
+    run_dir: Path | None = None,
+) -> list[RunRecord]:
+    """Execute ``paths`` in order and write the JSON report.
+
+    Without parameters each notebook is replaced by its executed version. With
+    parameters the executed copies go to a new run directory under ``runs_dir``
+    (:func:`new_run_dir`; or ``run_dir``), named ``<chapter>--<stem>.ipynb``, and the committed
+    notebooks are left alone. ``report_path`` None means the run directory's
+    ``execution-report.json`` (a run directory is then created even without
+    parameters). Parameter names and the fidelity rule are checked for every
+    notebook before anything runs. A failing notebook is reported and left
+    byte-identical, and the remaining notebooks are still executed. The report is
+    written once, atomically, after the last notebook.
+    """
+    validate_run(paths, parameters)
+    if run_dir is None and (parameters or report_path is None):
+        run_dir = new_run_dir(runs_dir, paths)
+    if report_path is None:
+        assert run_dir is not None
+        report_path = run_dir / REPORT_NAME
 
     records = []
     for path in paths:
-        output = runs_dir / f"{path.stem}.ipynb" if parameters else path
+        output = run_dir / f"{run_name(path)}.ipynb" if parameters and run_dir else path
         print(f"executing {display_path(path)} ...", flush=True)
         start = time.perf_counter()
         error: str | None = None
@@ -335,17 +480,13 @@ def execute_all(
         status = "failed" if error else "ok"
         records.append(RunRecord(display_path(path), seconds, parameters, status, display_path(output), error))
 
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(report_path, json.dumps([asdict(r) for r in records], indent=2) + "\n")
+    write_report(report_path, records, parameters)
     return records
 
 
-def _reject_duplicate_stems(paths: Sequence[Path]) -> None:
-    """Parametrised runs are written to ``<runs dir>/<stem>.ipynb``: stems must be distinct."""
-    stems = [p.stem for p in paths]
-    clashes = sorted({s for s in stems if stems.count(s) > 1})
-    if clashes:
-        raise NotebookToolError(f"several notebooks named {', '.join(clashes)}: run them one at a time")
+def report_entries(report: Any) -> list[dict[str, Any]]:
+    """The per-notebook entries of a report (current format, or the older plain list)."""
+    return list(report["notebooks"] if isinstance(report, dict) else report)
 
 
 def format_times(records: Sequence[RunRecord | dict[str, Any]]) -> str:
@@ -514,9 +655,15 @@ def cmd_execute(args: argparse.Namespace) -> int:
     if not notebooks:
         print(f"no notebooks to execute (nothing matches {NOTEBOOK_GLOB})")
     parameters = parse_parameters(args.parameters)
-    # A parametrised run must not overwrite the report of the book's default run.
-    report = args.report or (args.runs_dir / REPORT_NAME if parameters else DEFAULT_REPORT)
-    records = execute_all(notebooks, parameters, report, args.runs_dir)
+    validate_run(notebooks, parameters)
+    # Only a run of every notebook in place (what `make book` does) writes the book's
+    # report; a parametrised run or a run of some notebooks gets its own run directory.
+    everything = not args.notebooks and not parameters
+    run_dir = None
+    if parameters or not (args.report or everything):
+        run_dir = new_run_dir(args.runs_dir, notebooks)
+    report = args.report or (DEFAULT_REPORT if everything else run_dir / REPORT_NAME)
+    records = execute_all(notebooks, parameters, report, args.runs_dir, run_dir=run_dir)
     print()
     print(format_times(records))
     print(f"report: {display_path(report)}")
@@ -550,14 +697,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def figure_labels(nb: nbformat.NotebookNode) -> list[str | None]:
+    """For each code cell that displays an image, its MyST figure label (``None`` if unlabelled).
+
+    The label is the cell metadata ``mystnb.figure.name``, which the book uses for the
+    figure's number, caption and cross-references (``{numref}``).
+    """
+    labels = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        images = sum(any(m.startswith("image/") for m in o.get("data", {})) for o in cell.get("outputs", []))
+        name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+        labels += [name] * images
+    return labels
+
+
 def export_figures(paths: Sequence[Path], out: Path) -> dict[str, Any]:
     """Re-run ``paths`` (default parameters) and write every figure to ``out`` as PNG and PDF.
 
     The committed notebooks are not touched: papermill's result is discarded. In the kernel,
     ``flowapprox.setup`` sees ``FLOWAPPROX_FIGURES_DIR`` and saves each new figure after
-    each cell (``flowapprox.plotting.export_new_figures``). The manifest names, for each
-    figure, the notebook, its parameters, the seed, the library version and each file's
-    sha256.
+    each cell (``flowapprox.plotting.export_new_figures``). Files are then renamed after
+    the figure labels of the book (``<label>.png``, ``<label>.pdf``; figures are matched
+    to labelled cells in order). The manifest names, for each figure, its label, the
+    notebook, its parameters with their Python types, the seed, the library version and
+    each file's sha256.
     """
     import hashlib
     import shutil
@@ -572,27 +737,41 @@ def export_figures(paths: Sequence[Path], out: Path) -> dict[str, Any]:
         os.environ["FLOWAPPROX_FIGURES_DIR"] = str(out.resolve())
         os.environ["FLOWAPPROX_NOTEBOOK"] = display_path(path)
         try:
-            with _kernel_environment():
-                papermill.execute_notebook(str(path), None, kernel_name=KERNEL_NAME,
-                                           cwd=str(path.parent), progress_bar=False)
+            executed = _papermill(path, {})
         finally:
             del os.environ["FLOWAPPROX_FIGURES_DIR"], os.environ["FLOWAPPROX_NOTEBOOK"]
-        parameters = {name: p["default"] for name, p in papermill.inspect_notebook(str(path)).items()}
+        parameters = default_parameters(path)
         records_file = out / "records.jsonl"
         lines = records_file.read_text(encoding="utf-8").splitlines() if records_file.exists() else []
         records_file.unlink(missing_ok=True)
         if not lines:
             raise NotebookToolError(f"{display_path(path)} produced no figures (does it call fa.setup?)")
-        for line in lines:
-            record = json.loads(line)
+        records = [json.loads(line) for line in lines]
+        labels = figure_labels(executed)
+        if len(labels) != len(records):
+            print(f"  warning: {len(records)} figures exported but {len(labels)} shown; "
+                  "keeping the library's file names", file=sys.stderr)
+            labels = [None] * len(records)
+        for record, label in zip(records, labels):
+            if label:
+                record["files"] = [_rename(out, name, label) for name in record["files"]]
+                record["figure"] = label
+            record["label"] = label
             record["parameters"] = parameters
             record["files"] = {
                 name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in record["files"]
             }
             figures.append(record)
     manifest = {"library_version": version("flowapprox"), "figures": figures}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     return manifest
+
+
+def _rename(folder: Path, name: str, label: str) -> str:
+    """Rename ``folder/name`` to ``folder/<label><suffix>``; return the new name."""
+    new = label + Path(name).suffix
+    (folder / name).replace(folder / new)
+    return new
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -608,7 +787,7 @@ def cmd_times(args: argparse.Namespace) -> int:
     report = args.report
     if not report.is_file():
         raise NotebookToolError(f"no execution report at {display_path(report)}: run `make book` first")
-    print(format_times(json.loads(report.read_text(encoding="utf-8"))))
+    print(format_times(report_entries(json.loads(report.read_text(encoding="utf-8")))))
     return 0
 
 
@@ -630,13 +809,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter (YAML value); the result goes to --runs-dir, not over the notebook",
     )
     run.add_argument(
-        "--report", type=Path, help=f"JSON report (default: {report_default}; with -p: RUNS_DIR/{REPORT_NAME})"
+        "--report", type=Path, help=f"JSON report (default: {report_default} when every notebook runs in place; "
+        f"otherwise RUNS_DIR/<run>/{REPORT_NAME})"
     )
     run.add_argument(
         "--runs-dir",
         type=Path,
         default=DEFAULT_RUNS_DIR,
-        help=f"where parametrised runs are written (default: {display_path(DEFAULT_RUNS_DIR)})",
+        help=f"where run directories are created (default: {display_path(DEFAULT_RUNS_DIR)})",
     )
     run.set_defaults(func=cmd_execute)
 

@@ -36,6 +36,7 @@ from .metrics import Box, LogLogFit
 #: Size of one panel in inches and the resolution of every figure.
 PANEL_SIZE = (4.2, 3.6)
 DPI = 100
+EXPORT_DPI = 200  # resolution of the files written by save_figure (`make figures`)
 
 #: Colours used consistently across the book (colour-blind safe, Okabe-Ito).
 COLORS = {
@@ -105,8 +106,10 @@ def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     png, pdf = directory / f"{name}.png", directory / f"{name}.pdf"
-    fig.savefig(png, format="png", dpi=DPI)
-    fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "ModDate": None})
+    # bbox_inches="tight" is the layout of the book's images (IPython's inline backend).
+    fig.savefig(png, format="png", dpi=EXPORT_DPI, bbox_inches="tight")
+    fig.savefig(pdf, format="pdf", bbox_inches="tight",
+                metadata={"CreationDate": None, "ModDate": None})
     return [png, pdf]
 
 

@@ -44,13 +44,17 @@ def _cpu_model() -> str:
 
 
 def environment() -> dict[str, str]:
-    """Versions of Python and the book's main packages, and the CPU model."""
+    """Operating system, versions of Python and the book's main packages, and the CPU model.
+
+    Nothing host-specific beyond these (no kernel release or build string), so that
+    re-executing a notebook on another machine of the same kind leaves its record unchanged.
+    """
     return dict(_environment())
 
 
 @functools.cache
 def _environment() -> dict[str, str]:
-    record = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    record = {"os": f"{platform.system()} {platform.machine()}", "python": platform.python_version()}
     for name in _PACKAGES:
         try:
             record[name] = importlib.metadata.version(name)

@@ -1,9 +1,9 @@
-"""Fixtures for the real-browser test of the built book (``make test`` stage 4).
+"""Fixtures for the real-browser tests (``make test`` stage 4): the built book and JupyterLab.
 
 The HTML in ``_build/html`` is served on localhost and visited with the system's headless
 Chromium through Playwright (``executable_path``; Playwright never downloads a browser
 here). Every request to another host is blocked and reported, so the test proves the book
-works offline.
+works offline. The JupyterLab test (``test_lab.py``) starts its own server (see there).
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ def chromium_path() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = None
-    if chromium_path() is None:
-        reason = "no system Chromium (install Debian's chromium; .ci/run does)"
-    elif not (HTML / "index.html").exists():
-        reason = "no built book in _build/html (run make html first)"
-    if reason:
-        for item in items:
-            if "browser" in item.keywords:
-                item.add_marker(pytest.mark.skip(reason=reason))
+    no_chromium = "no system Chromium (install Debian's chromium; .ci/run does)"
+    no_book = "no built book in _build/html (run make html first)"
+    for item in items:
+        if "browser" not in item.keywords:
+            continue
+        if chromium_path() is None:
+            item.add_marker(pytest.mark.skip(reason=no_chromium))
+        elif "base_url" in getattr(item, "fixturenames", ()) and not (HTML / "index.html").exists():
+            item.add_marker(pytest.mark.skip(reason=no_book))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
