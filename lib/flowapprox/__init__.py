@@ -21,6 +21,8 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 * ``flowapprox.node``: neural ODEs with piecewise-constant controls, trained;
 * ``flowapprox.obstructions``: certified lower bounds on sup errors (degree, maximum principle);
 * ``flowapprox.annuli``: the concentric-annuli data set and (augmented) neural ODEs;
+* ``flowapprox.interpolation``: finite-ensemble control: flows that move finitely many
+  points exactly onto targets (two shear stages), their counts and time costs;
 * ``flowapprox.claims``: checked claims;
 * ``flowapprox.plotting``: the book's figures;
 * ``flowapprox.reproducibility``: :func:`setup` and the environment record.
@@ -35,6 +37,7 @@ from . import (
     collapse,
     construction,
     cost,
+    interpolation,
     monotone,
     node,
     node1d,
@@ -93,6 +96,7 @@ __all__ = [
     "flow",
     "gauss_legendre",
     "grid",
+    "interpolation",
     "jacobian_determinants",
     "lp_error",
     "max_error",

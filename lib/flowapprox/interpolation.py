@@ -263,7 +263,7 @@ def _shear_stage(
     offset: float,
     axis: int | None = None,
 ) -> tuple[dict[str, Tensor], Tensor]:
-    """A constant field, then M - 1 shear neurons along ``direction``, each of duration one.
+    r"""A constant field, then M - 1 shear neurons along ``direction``, each of duration one.
 
     The composed flow adds to each point the piecewise-linear interpolant, in the projection
     ``p = direction . x``, of the displacements (perpendicular to ``direction``) with kinks
@@ -454,8 +454,11 @@ def interpolate(
         else:  # pragma: no cover - probability at most 4^-candidates
             choice = int(np.argmax(gaps_y * sines.numpy()))
         u2 = cands2[choice]
-        axes = _axis_pair(points, targets, separation_lemma_gap(delta_x, m, n),
-                          separation_lemma_gap(delta_y, m, n) / 2.0)
+        if m == 1:
+            axes: tuple[int, int] | None = (0, 1)
+        else:
+            axes = _axis_pair(points, targets, separation_lemma_gap(delta_x, m, n),
+                              separation_lemma_gap(delta_y, m, n) / 2.0)
         if axes is not None:
             eye = torch.eye(n, dtype=dtype)
             u, u2 = eye[axes[0]], eye[axes[1]]
