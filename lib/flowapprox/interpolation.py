@@ -27,7 +27,8 @@ Examples
 >>> import torch
 >>> from flowapprox import interpolation, ridge_flow
 >>> g = torch.Generator().manual_seed(0)
->>> x, y = torch.rand(20, 2, generator=g), torch.rand(20, 2, generator=g)
+>>> x = torch.rand(20, 2, generator=g, dtype=torch.float64)
+>>> y = torch.rand(20, 2, generator=g, dtype=torch.float64)
 >>> fit = interpolation.interpolate(x, y)
 >>> fit.num_pieces, fit.num_neurons
 (40, 38)
