@@ -50,7 +50,7 @@ from torch import Tensor
 from ._validation import check_positive_int, check_real, check_same_dtype, check_tensor
 from .controls import PiecewiseConstantControl
 from .families import RidgeReLU
-from .flows import _expm1_ratio, flow, ridge_flow
+from .flows import flow, ridge_flow
 from .training import train
 
 __all__ = [
@@ -247,6 +247,15 @@ def order_compatible(points: Tensor, targets: Tensor) -> bool:
 def _unit_candidates(count: int, dim: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
     z = torch.randn(count, dim, generator=generator, dtype=dtype)
     return z / torch.linalg.vector_norm(z, dim=1, keepdim=True)
+
+
+def _expm1_ratio(a: Tensor, t: Tensor) -> Tensor:
+    """(e^{at}-1)/a, continuous at a = 0, evaluated as :func:`flowapprox.ridge_flow` does."""
+    at = a * t
+    small = at.abs() < 1e-6
+    safe_a = torch.where(small, torch.ones_like(a), a)
+    series = t * (1.0 + at / 2.0 + at * at / 6.0)
+    return torch.where(small, series, torch.expm1(at) / safe_a)
 
 
 def _apply_piece(x: Tensor, v: Tensor, w: Tensor, b: Tensor) -> Tensor:
