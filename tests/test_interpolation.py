@@ -208,3 +208,20 @@ def test_train_interpolant_decreases_loss():
     assert losses[-1] < losses[0]
     with pytest.raises(ValueError, match="pieces"):
         ip.train_interpolant(x, y, pieces=0, steps=1)
+
+
+def test_pinned_family_fixes_the_origin_and_approaches_the_ridge_flow():
+    base = fa.PiecewiseConstantControl.random(fa.RidgeReLU(), 2, pieces=3, horizon=2.0,
+                                              generator=torch.Generator().manual_seed(1))
+    x = _rand((64, 2), 17) * 2 - 1
+    exact = fa.ridge_flow(base, x)
+    dists = []
+    for eps in (0.4, 0.1):
+        pinned = fa.PiecewiseConstantControl(ip.PinnedRidgeReLU(eps), base.durations, base.params)
+        assert float(fa.flow(pinned, torch.zeros(1, 2, dtype=torch.float64),
+                             steps_per_piece=20).abs().max()) == 0.0
+        dists.append(float((fa.flow(pinned, x, steps_per_piece=50) - exact).norm(dim=1).mean()))
+        assert pinned.family.lipschitz_bound(pinned.piece(0)) >= base.family.lipschitz_bound(base.piece(0))
+    assert dists[1] < dists[0]
+    with pytest.raises(ValueError, match="eps"):
+        ip.PinnedRidgeReLU(0.0)

@@ -49,13 +49,14 @@ from torch import Tensor
 
 from ._validation import check_positive_int, check_real, check_same_dtype, check_tensor
 from .controls import PiecewiseConstantControl
-from .families import RidgeReLU
+from .families import ControlFamily, Params, RidgeReLU
 from .flows import flow, ridge_flow
 from .training import train
 
 __all__ = [
     "Interpolant",
     "InterpolationError",
+    "PinnedRidgeReLU",
     "classification_targets",
     "interpolate",
     "kappa",
@@ -555,6 +556,43 @@ def two_spirals(
         xs.append(arm)
         ys.append(torch.full((count,), label, dtype=torch.float64))
     return torch.cat(xs), torch.cat(ys)
+
+
+# --------------------------------------------------------------------------- pinned family
+
+
+@dataclass(frozen=True)
+class PinnedRidgeReLU(ControlFamily):
+    r"""Ridge neurons damped near the origin: :math:`\rho_\varepsilon(x)\,v\,\mathrm{relu}(w\cdot x+b)`.
+
+    :math:`\rho_\varepsilon(x)=\min\{1,|x|/\varepsilon\}`. Every field vanishes at the origin,
+    so every flow fixes it and the family cannot interpolate; as
+    :math:`\varepsilon\to0` its flows converge in :math:`L^p` to those of
+    :class:`~flowapprox.RidgeReLU` (:prf:ref:`ch7-prop-pinned`). Parameters as for
+    :class:`~flowapprox.RidgeReLU`; ``eps`` is the radius :math:`\varepsilon>0`.
+    """
+
+    eps: float = 0.1
+    dim_param = "w"
+
+    def __post_init__(self) -> None:
+        check_real("eps", self.eps, positive=True)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"pinned ReLU ridge (eps {self.eps:g})"
+
+    def param_shapes(self, dim: int) -> dict[str, tuple[int, ...]]:
+        return {"v": (dim,), "w": (dim,), "b": ()}
+
+    def field(self, x: Tensor, theta: Params) -> Tensor:
+        damp = (torch.linalg.vector_norm(x, dim=-1) / self.eps).clamp(max=1.0)
+        return (damp * torch.relu(x @ theta["w"] + theta["b"])).unsqueeze(-1) * theta["v"]
+
+    def lipschitz_bound(self, theta: Params) -> float:
+        v = float(torch.linalg.vector_norm(theta["v"]))
+        w = float(torch.linalg.vector_norm(theta["w"]))
+        return 2.0 * v * w + v * abs(float(theta["b"])) / self.eps
 
 
 # --------------------------------------------------------------------------- training
