@@ -195,7 +195,10 @@ def separation(points: Tensor) -> float:
 
 
 def projection_gap(points: Tensor, direction: Tensor) -> float:
-    r"""The smallest gap :math:`\min_{i\ne j}|u\cdot(x_i-x_j)|` of the projections onto ``direction``."""
+    r"""The smallest gap :math:`\min_{i\ne j}|u\cdot(x_i-x_j)|` of the projections.
+
+    ``direction`` is the vector :math:`u` of shape ``(n,)``.
+    """
     points = check_tensor("points", points, ndim=2)
     direction = check_tensor("direction", direction, shape=(points.shape[1],))
     return _gap(points @ direction)
@@ -218,9 +221,9 @@ def kappa(dim: int) -> float:
 
 
 def separation_lemma_gap(delta: float, num_points: int, dim: int) -> float:
-    r"""The gap :math:`\delta/(\kappa_n M(M-1))` that a random direction beats with probability at least 1/2.
+    r"""The gap :math:`\delta/(\kappa_n M(M-1))` of :prf:ref:`ch7-lem-direction`.
 
-    See :prf:ref:`ch7-lem-direction`.
+    A uniformly random direction beats it with probability at least 1/2.
     """
     delta = check_real("delta", delta, positive=True)
     m = check_positive_int("num_points", num_points)
@@ -236,7 +239,9 @@ def order_compatible(points: Tensor, targets: Tensor) -> bool:
     """
     points, targets = _check_pair(points, targets)
     if points.shape[1] != 1:
-        raise ValueError(f"points must have shape (M, 1) in one dimension, got {tuple(points.shape)}")
+        raise ValueError(
+            f"points must have shape (M, 1) in one dimension, got {tuple(points.shape)}"
+        )
     _check_distinct("points", points)
     order = torch.argsort(points[:, 0])
     return bool((torch.diff(targets[order, 0]) > 0).all())
@@ -245,7 +250,9 @@ def order_compatible(points: Tensor, targets: Tensor) -> bool:
 # --------------------------------------------------------------------------- construction
 
 
-def _unit_candidates(count: int, dim: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+def _unit_candidates(
+    count: int, dim: int, generator: torch.Generator, dtype: torch.dtype
+) -> Tensor:
     z = torch.randn(count, dim, generator=generator, dtype=dtype)
     return z / torch.linalg.vector_norm(z, dim=1, keepdim=True)
 
@@ -320,7 +327,9 @@ def _shear_stage(
     return params, cur
 
 
-def _axis_pair(points: Tensor, targets: Tensor, need_x: float, need_y: float) -> tuple[int, int] | None:
+def _axis_pair(
+    points: Tensor, targets: Tensor, need_x: float, need_y: float
+) -> tuple[int, int] | None:
     """Coordinate axes (a, b), a != b, whose gaps reach the separation lemma's guarantees.
 
     Axis-aligned stages are exact in floating point (a projection onto a coordinate axis
@@ -344,7 +353,9 @@ def _concat(stages: list[dict[str, Tensor]]) -> PiecewiseConstantControl:
     return PiecewiseConstantControl(RidgeReLU(), durations, params)
 
 
-def _interpolate_1d(points: Tensor, targets: Tensor) -> tuple[PiecewiseConstantControl, float, float]:
+def _interpolate_1d(
+    points: Tensor, targets: Tensor
+) -> tuple[PiecewiseConstantControl, float, float]:
     """The increasing piecewise-linear interpolant as neuron flows (Chapter 3's construction)."""
     dtype = points.dtype
     order = torch.argsort(points[:, 0])
@@ -563,7 +574,9 @@ def two_spirals(
 
 @dataclass(frozen=True)
 class PinnedRidgeReLU(ControlFamily):
-    r"""Ridge neurons damped near the origin: :math:`\rho_\varepsilon(x)\,v\,\mathrm{relu}(w\cdot x+b)`.
+    r"""Ridge neurons damped near the origin.
+
+    The field is :math:`\rho_\varepsilon(x)\,v\,\mathrm{relu}(w\cdot x+b)`.
 
     :math:`\rho_\varepsilon(x)=\min\{1,|x|/\varepsilon\}`. Every field vanishes at the origin,
     so every flow fixes it and the family cannot interpolate; as
