@@ -576,8 +576,7 @@ def two_spirals(
 class PinnedRidgeReLU(ControlFamily):
     r"""Ridge neurons damped near the origin.
 
-    The field is :math:`\rho_\varepsilon(x)\,v\,\mathrm{relu}(w\cdot x+b)`.
-
+    The field is :math:`\rho_\varepsilon(x)\,v\,\mathrm{relu}(w\cdot x+b)` with
     :math:`\rho_\varepsilon(x)=\min\{1,|x|/\varepsilon\}`. Every field vanishes at the origin,
     so every flow fixes it and the family cannot interpolate; as
     :math:`\varepsilon\to0` its flows converge in :math:`L^p` to those of
