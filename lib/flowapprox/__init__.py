@@ -23,6 +23,8 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 * ``flowapprox.annuli``: the concentric-annuli data set and (augmented) neural ODEs;
 * ``flowapprox.rates``: time as a resource: certified lower bounds on the time cost,
   error-against-time sweeps of the constructions, adversarial Jacobians, frontiers;
+* ``flowapprox.interpolation``: finite-ensemble control: flows that move finitely many
+  points exactly onto targets (two shear stages), their counts and time costs;
 * ``flowapprox.claims``: checked claims;
 * ``flowapprox.plotting``: the book's figures;
 * ``flowapprox.reproducibility``: :func:`setup` and the environment record.
@@ -37,6 +39,7 @@ from . import (
     collapse,
     construction,
     cost,
+    interpolation,
     monotone,
     node,
     node1d,
@@ -96,6 +99,7 @@ __all__ = [
     "flow",
     "gauss_legendre",
     "grid",
+    "interpolation",
     "jacobian_determinants",
     "lp_error",
     "max_error",
