@@ -20,7 +20,7 @@ def test_training_reduces_the_loss_and_the_model_is_its_flow(gen):
                        method="rk4", steps_per_piece=4, generator=gen, progress=False)
     assert isinstance(model, NeuralODE)
     assert model.losses.shape == (150,) and model.losses[-1] < 0.2 * model.losses[0]
-    assert model.neurons == 12 and model.time == pytest.approx(1.0) and model.budget > 0
+    assert model.neurons == 12 and model.horizon == pytest.approx(1.0) and model.time_cost > 0
     x = torch.rand(64, 2, generator=gen, dtype=torch.float64)
     assert model(x).shape == (64,)
     # the integrator used for training agrees with torchdiffeq on the trained control

@@ -25,7 +25,6 @@ from flowapprox import (
 from flowapprox.splitting import (
     RidgeSum,
     hyperplane_points,
-    lipschitz_budget,
     neuron_flow,
     rescale_time,
     splitting_control,
@@ -346,14 +345,14 @@ def test_rescaling_time_keeps_the_flow_map(family, flow_map, gen):
         scaled = rescale_time(control, factor)
         assert scaled.horizon == pytest.approx(control.horizon / factor)
         assert torch.allclose(flow_map(scaled, x), flow_map(control, x), atol=1e-12)
-        assert lipschitz_budget(scaled) == pytest.approx(lipschitz_budget(control), rel=1e-12)
+        assert scaled.time_cost == pytest.approx(control.time_cost, rel=1e-12)
 
 
-def test_lipschitz_budget_of_ridge_controls(gen):
+def test_time_cost_of_ridge_controls(gen):
     control = PiecewiseConstantControl.random(RidgeReLU(), 3, pieces=4, horizon=2.0, generator=gen)
     v, w = control.params["v"], control.params["w"]
     expected = float((0.5 * v.norm(dim=1) * w.norm(dim=1)).sum())
-    assert lipschitz_budget(control) == pytest.approx(expected, rel=1e-14)
+    assert control.time_cost == pytest.approx(expected, rel=1e-14)
 
 
 def test_rescaling_rejects_bad_input(gen):
@@ -362,8 +361,6 @@ def test_rescaling_rejects_bad_input(gen):
         rescale_time(control, -2.0)
     with pytest.raises(TypeError, match="control must be a PiecewiseConstantControl"):
         rescale_time("control", 2.0)
-    with pytest.raises(TypeError, match="control must be a PiecewiseConstantControl"):
-        lipschitz_budget(None)
 
     class Other(RidgeReLU):
         name = "another ridge family"

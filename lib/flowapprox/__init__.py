@@ -12,11 +12,11 @@ companion*. The public API is re-exported here; the submodules hold one concept 
 * ``flowapprox.splitting``: exact neuron flows, Lie/Strang splitting, time rescaling;
 * ``flowapprox.wells``: well functions from ReLU sums, smooth approximations, Gronwall;
 * ``flowapprox.monotone``: increasing maps in one dimension: isotonic bounds, exact
-  representation of increasing piecewise-linear maps by neuron flows, time budgets;
+  representation of increasing piecewise-linear maps by neuron flows, minimal time costs;
 * ``flowapprox.node1d``: one-dimensional neural ODEs with piecewise-constant controls;
 * ``flowapprox.collapse``: collapse of cells onto their centres by multi-well flows;
 * ``flowapprox.construction``: the book's explicit 2-D construction (zoom, shear, read out);
-* ``flowapprox.cost``: neuron counts and normalised time budgets of ReLU controls;
+* ``flowapprox.cost``: neuron counts of ReLU controls;
 * ``flowapprox.baselines``: non-universal families (affine and additive fits);
 * ``flowapprox.node``: neural ODEs with piecewise-constant controls, trained;
 * ``flowapprox.obstructions``: certified lower bounds on sup errors (degree, maximum principle);

@@ -15,12 +15,13 @@ for *any* increasing map, in particular for any 1-D flow map.
 :math:`x\mapsto x^*+(x-x^*)e^{wvt}` on the other. :func:`represent_increasing_pl` composes
 such flows, plus one constant field (:math:`w=0`), into a control of the
 :class:`~flowapprox.RidgeReLU` family whose flow map equals a given increasing
-piecewise-linear (PL) map on an interval, and :func:`lipschitz_budget` measures its cost
-:math:`\sum_j \mathrm{Lip}(f_j)\,t_j` (:math:`=\sum_j|v_jw_j|t_j` for neurons). The budget of a
-PL map with log-slopes :math:`u_0,\dots,u_m` (:func:`log_slope_budgets`) is
+piecewise-linear (PL) map on an interval; its cost is the control's time cost
+:attr:`~flowapprox.PiecewiseConstantControl.time_cost`
+:math:`\sum_j|v_jw_j|\,t_j` (book, :prf:ref:`ch2-def-time-cost`; the translation is free). The
+time cost of a PL map with log-slopes :math:`u_0,\dots,u_m` (:func:`log_slope_time_costs`) is
 :math:`|u_0|+\mathrm{TV}` for the one-sided construction and
 :math:`\max\bigl(\mathrm{TV},\tfrac12(|u_0|+\mathrm{TV}+|u_m|)\bigr)` at the minimum, which
-:func:`minimal_budget_lp` confirms by a linear program over all step decompositions.
+:func:`minimal_time_cost_lp` confirms by a linear program over all step decompositions.
 
 Examples
 --------
@@ -35,10 +36,10 @@ Examples
 ...                          torch.tensor([-0.8, 0.6], dtype=f64), 0.5, 3.0)
 >>> rep = monotone.represent_increasing_pl(target, -1.0, 1.0)
 >>> x = torch.linspace(-1.0, 1.0, 101, dtype=f64)
->>> bool((rep(x) - target(x)).abs().max() < 1e-12), rep.neurons, round(rep.budget, 4)
+>>> bool((rep(x) - target(x)).abs().max() < 1e-12), rep.neurons, round(rep.time_cost, 4)
 (True, 3, 1.7918)
->>> budgets = monotone.log_slope_budgets(target, -1.0, 1.0)  # log 6 and log 12
->>> round(budgets.minimal, 4), round(budgets.one_sided, 4)
+>>> costs = monotone.log_slope_time_costs(target, -1.0, 1.0)  # log 6 and log 12
+>>> round(costs.minimal, 4), round(costs.one_sided, 4)
 (1.7918, 2.4849)
 """
 
@@ -205,12 +206,12 @@ def increasing_lower_bound(
     return best_increasing_fit(y.reshape(-1), weights=weights, p=p, points=x)
 
 
-# ----------------------------------------------------------------------- log-slope budgets
+# -------------------------------------------------------------------- log-slope time costs
 
 
 @dataclass(frozen=True)
-class LogSlopeBudgets:
-    r"""Budgets of an increasing PL map with log-slopes :math:`u_0,\dots,u_m` on an interval.
+class LogSlopeTimeCosts:
+    r"""Time costs of an increasing PL map with log-slopes :math:`u_0,\dots,u_m` on an interval.
 
     Attributes
     ----------
@@ -219,9 +220,9 @@ class LogSlopeBudgets:
     first, last
         :math:`u_0` and :math:`u_m`, the log-slopes of the end pieces.
 
-    The properties :attr:`one_sided` and :attr:`minimal` give the budget of the
-    construction with right-active neurons only, and the smallest budget of any ridge
-    control that represents the map on the interval.
+    The properties :attr:`one_sided` and :attr:`minimal` give the time cost of the
+    construction with right-active neurons only, and the smallest time cost of any ridge
+    control that represents the map on the interval (book, :prf:ref:`ch3-thm-budget`).
     """
 
     total_variation: float
@@ -240,11 +241,11 @@ class LogSlopeBudgets:
         return max(tv, 0.5 * (abs(self.first) + tv + abs(self.last)))
 
     @classmethod
-    def from_log_slopes(cls, log_slopes: Tensor | np.ndarray) -> LogSlopeBudgets:
-        """Budgets from the sequence :math:`u_0,\\dots,u_m` (finite, at least one value).
+    def from_log_slopes(cls, log_slopes: Tensor | np.ndarray) -> LogSlopeTimeCosts:
+        """Time costs from the sequence :math:`u_0,\\dots,u_m` (finite, at least one value).
 
         Applied to samples of :math:`\\log F'` of a smooth increasing ``F`` on a fine grid
-        (containing the extrema of :math:`\\log F'`), this gives the continuous budgets.
+        (containing the extrema of :math:`\\log F'`), this gives the continuous time costs.
         """
         u = np.asarray(log_slopes.detach().cpu() if isinstance(log_slopes, Tensor)
                        else log_slopes, dtype=float)
@@ -276,17 +277,19 @@ def _breakpoints(target: object, lower: float, upper: float) -> tuple[Tensor, Te
     return points, torch.log(slopes)
 
 
-def log_slope_budgets(target: PiecewiseLinear, lower: float, upper: float) -> LogSlopeBudgets:
-    """The :class:`LogSlopeBudgets` of the restriction of ``target`` to ``[lower, upper]``.
+def log_slope_time_costs(
+    target: PiecewiseLinear, lower: float, upper: float
+) -> LogSlopeTimeCosts:
+    """The :class:`LogSlopeTimeCosts` of the restriction of ``target`` to ``[lower, upper]``.
 
     Raises ``ValueError`` unless ``target`` is strictly increasing on the interval.
     """
     lower, upper = _check_interval(lower, upper)
-    return LogSlopeBudgets.from_log_slopes(_breakpoints(target, lower, upper)[1])
+    return LogSlopeTimeCosts.from_log_slopes(_breakpoints(target, lower, upper)[1])
 
 
-def minimal_budget_lp(target: PiecewiseLinear, lower: float, upper: float) -> float:
-    r"""The minimal budget by linear programming over all decompositions into neuron steps.
+def minimal_time_cost_lp(target: PiecewiseLinear, lower: float, upper: float) -> float:
+    r"""The minimal time cost by linear programming over all decompositions into neuron steps.
 
     The log-derivative of a composition of 1-D ridge flows is a sum of steps: a neuron
     active on the right of its kink adds :math:`r\,\mathbf 1\{x>k\}`, one active on the left
@@ -295,7 +298,7 @@ def minimal_budget_lp(target: PiecewiseLinear, lower: float, upper: float) -> fl
     knot a right step :math:`R_i` and a left step :math:`L_i`, with
     :math:`C+\sum_i L_i=u_0` and :math:`R_i-L_i=u_i-u_{i-1}`. This function minimises
     :math:`|C|+\sum_i(|R_i|+|L_i|)` with ``scipy.optimize.linprog``, independently of the
-    closed form :attr:`LogSlopeBudgets.minimal`.
+    closed form :attr:`LogSlopeTimeCosts.minimal`.
     """
     lower, upper = _check_interval(lower, upper)
     u = _breakpoints(target, lower, upper)[1].numpy()
@@ -330,36 +333,30 @@ class RidgeRepresentation:
         :math:`v=\tau`) for time 1.
     neurons
         The number of neuron pieces (:math:`w\ne0`).
-    budget
-        :func:`lipschitz_budget` of the control, :math:`\sum_j |v_jw_j|\,t_j`.
     translation
-        :math:`|\tau|`, the distance moved by the final constant field (Lipschitz cost 0).
+        :math:`|\tau|`, the distance moved by the final constant field (time cost 0).
+
+    The time cost :attr:`time_cost` is the control's, :math:`\sum_j |v_jw_j|\,t_j`.
     """
 
     control: PiecewiseConstantControl
     neurons: int
-    budget: float
     translation: float
+
+    @property
+    def time_cost(self) -> float:
+        """The control's time cost (:attr:`flowapprox.PiecewiseConstantControl.time_cost`)."""
+        return self.control.time_cost
+
+    @property
+    def horizon(self) -> float:
+        """The control's horizon :math:`T`."""
+        return self.control.horizon
 
     def __call__(self, x: Tensor) -> Tensor:
         """The flow map at points ``x`` of any shape (exact, :func:`~flowapprox.ridge_flow`)."""
         x = check_tensor("x", x)
         return ridge_flow(self.control, x.reshape(-1, 1)).reshape(x.shape)
-
-
-def lipschitz_budget(control: PiecewiseConstantControl) -> float:
-    r"""The normalised time :math:`\sum_j \mathrm{Lip}(f_j)\,t_j` of a control.
-
-    For the ridge family :math:`\mathrm{Lip}(v\,\mathrm{relu}(w\cdot x+b)) = |v||w|`, so a
-    neuron costs :math:`|v||w|t` (its duration once rescaled to :math:`|v|=|w|=1`) and a
-    constant field (:math:`w=0`) costs nothing. The budget bounds the log-Lipschitz constants
-    of the flow map and its inverse (book, Chapter 1).
-    """
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
-    return float((control.lipschitz_bounds() * control.durations).sum())
 
 
 def _neuron(kink: float, rate: float, right: bool) -> tuple[float, float, float, float]:
@@ -413,10 +410,10 @@ def represent_increasing_pl(
     lower, upper
         The interval.
     strategy
-        ``"one-sided"``: :math:`C=u_0`, :math:`R_i=u_i-u_{i-1}`, :math:`L_i=0`, budget
+        ``"one-sided"``: :math:`C=u_0`, :math:`R_i=u_i-u_{i-1}`, :math:`L_i=0`, time cost
         :math:`|u_0|+\mathrm{TV}`. ``"minimal"``: :math:`\sum L_i` is :math:`u_0` projected
         onto :math:`[-P,N]` (:math:`P, N` the sums of the positive and negative jumps), which
-        attains the minimal budget :attr:`LogSlopeBudgets.minimal` with at most one knot
+        attains the minimal time cost :attr:`LogSlopeTimeCosts.minimal` with at most one knot
         carrying two neurons.
     """
     lower, upper = _check_interval(lower, upper)
@@ -440,7 +437,7 @@ def represent_increasing_pl(
     if not pieces:  # the identity: one piece of zero duration
         pieces.append((0.0, 0.0, 1.0, 0.0))
     control = _control(pieces, points.dtype)
-    return RidgeRepresentation(control, neurons, lipschitz_budget(control), abs(shift))
+    return RidgeRepresentation(control, neurons, abs(shift))
 
 
 def _control(

@@ -20,7 +20,7 @@ Examples
 >>> model = train_node(lambda x: x[:, 0] * x[:, 1], Box.cube(2), pieces=2, width=4,
 ...                    steps=100, n_train=32, generator=torch.Generator().manual_seed(0),
 ...                    progress=False)
->>> model.neurons, model.time, bool(model.losses[-1] < 0.5 * model.losses[0])
+>>> model.neurons, model.horizon, bool(model.losses[-1] < 0.5 * model.losses[0])
 (8, 1.0, True)
 """
 
@@ -35,7 +35,7 @@ from torch import Tensor
 
 from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
 from .controls import PiecewiseConstantControl
-from .cost import neuron_count, time_budget
+from .cost import neuron_count
 from .families import ResidualBlock
 from .flows import METHODS, flow, reference_flow
 from .metrics import Box, sobol_points
@@ -90,14 +90,14 @@ class NeuralODE:
         return neuron_count(self.control)
 
     @property
-    def time(self) -> float:
-        """The time horizon :math:`T`."""
+    def horizon(self) -> float:
+        """The time horizon :math:`T` of the control."""
         return self.control.horizon
 
     @property
-    def budget(self) -> float:
-        """The normalised time cost (:func:`flowapprox.cost.time_budget`)."""
-        return time_budget(self.control)
+    def time_cost(self) -> float:
+        """The control's time cost (:attr:`flowapprox.PiecewiseConstantControl.time_cost`)."""
+        return self.control.time_cost
 
 
 def train_node(

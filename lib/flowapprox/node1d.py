@@ -9,7 +9,7 @@ fixed duration. The parameters of all pieces are trained with :func:`flowapprox.
 
 Whatever the training, :math:`\varphi` is a flow map and hence increasing (book, Chapter 3);
 :class:`Node1DFit` keeps the trained control, the loss history and parameter snapshots
-after chosen numbers of steps, so one run shows the effect of the training budget.
+after chosen numbers of steps, so one run shows the effect of the number of Adam steps.
 
 Examples
 --------

@@ -155,17 +155,23 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
         flat = slope == 0
         safe_slope = torch.where(flat, torch.ones_like(slope), slope)
         zero = y - velocity / safe_slope  # where the piece's affine extension vanishes
-        ratio = (end - zero) / (y - zero)
-        with torch.no_grad():
-            reach_exp = torch.where(
-                (ratio > 0) & torch.isfinite(ratio), torch.log(ratio) / safe_slope, math.inf
-            )
-            reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
-        reach = torch.where(flat, (end - y) / velocity, reach_exp)
-        reach = torch.where(torch.isfinite(end), reach, torch.full_like(reach, math.inf))
-        step = torch.minimum(remaining, reach)
         offset = y - zero  # 0 for a point on a zero: it must stay put even if exp overflows
-        grown = torch.where(offset == 0, y, zero + offset * torch.exp(slope * step))
+        # Every branch below is finite wherever torch.where discards it, so that gradients
+        # (the arrival time depends on the start) never meet 0 * inf.
+        finite_end = torch.isfinite(end)
+        safe_end = torch.where(finite_end, end, y)
+        safe_offset = torch.where(offset != 0, offset, torch.ones_like(offset))
+        ratio = (safe_end - zero) / safe_offset
+        valid = finite_end & (offset != 0) & (ratio > 0) & ~flat
+        log_ratio = torch.log(torch.where(valid, ratio, torch.ones_like(ratio)))
+        reach_exp = torch.where(valid, log_ratio / safe_slope, math.inf)
+        reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
+        safe_velocity = torch.where(velocity != 0, velocity, torch.ones_like(velocity))
+        reach = torch.where(flat, (safe_end - y) / safe_velocity, reach_exp)
+        reach = torch.where(finite_end, reach, torch.full_like(reach, math.inf))
+        step = torch.minimum(remaining, reach)
+        growth = torch.exp(torch.where(flat, torch.zeros_like(slope), slope) * step)
+        grown = torch.where(offset == 0, y, zero + offset * growth)
         moved = torch.where(flat, y + velocity * step, grown)
         arrived = reach <= remaining
         new_y = torch.where(arrived, end, moved)

@@ -15,7 +15,8 @@ The flow of the *sum* is approximated by switching between the neurons
 (book, Chapter 2, :prf:ref:`ch2-thm-lie-trotter`): :func:`splitting_control` builds the
 switching control of Lie-Trotter or Strang splitting with ``rounds`` rounds, an honest
 piecewise-constant control of single neurons, and :func:`switching_flow` computes its flow
-map exactly, piece by piece. :func:`rescale_time` and :func:`lipschitz_budget` express the
+map exactly, piece by piece. :func:`rescale_time` and the time cost
+(:attr:`~flowapprox.PiecewiseConstantControl.time_cost`, which it leaves unchanged) express the
 time-rescaling identity :math:`\varphi^{\lambda f}_{t/\lambda} = \varphi^f_t`
 (:prf:ref:`ch2-prop-time-rescaling`).
 
@@ -469,14 +470,3 @@ def rescale_time(control: PiecewiseConstantControl, factor: float) -> PiecewiseC
         )
     params = {k: value * factor if k in keys else value for k, value in control.params.items()}
     return replace(control, durations=control.durations / factor, params=params)
-
-
-def lipschitz_budget(control: PiecewiseConstantControl) -> float:
-    r"""The normalised time :math:`B=\sum_j L_j t_j` of a control (:math:`L_j`: bound of piece j).
-
-    Unlike the horizon it is invariant under :func:`rescale_time`, and the flow map is
-    :math:`e^{B}`-Lipschitz (book, Chapter 1, :prf:ref:`thm-flow-homeomorphism`). For ridge
-    neurons :math:`L_j = |v_j||w_j|`, the budget :math:`\sum_j |v_j||w_j|t_j`.
-    """
-    _check_control(control)
-    return float((control.durations * control.lipschitz_bounds()).sum())
