@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowapprox import PiecewiseConstantControl, ResidualBlock, annuli, obstructions
+from flowapprox import PiecewiseConstantControl, ResidualBlock, annuli, metrics, obstructions
 
 
 def test_data_set_matches_the_reference_defaults(gen):
@@ -82,7 +82,7 @@ def test_one_extra_dimension_contains_shallow_networks():
                                        {"W": w, "A": a, "b": b})
     model = annuli.FlowModel(control, torch.tensor([0.0, 0.0, 1.0]), torch.tensor(1.0), 1, 1,
                              np.zeros(0))
-    points = torch.cat([torch.zeros(1, 2), obstructions.circle((0, 0), 0.5, 64)])
+    points = torch.cat([torch.zeros(1, 2), metrics.circle((0, 0), 0.5, 64)])
     psi = 1.0 - 4.0 * points.abs().sum(1)
     assert float((model(points) - psi).abs().max()) < 1e-12  # RK4 is exact for a shear
     assert float(model(points[:1])) > float(model(points[1:]).max())  # interior maximum

@@ -138,3 +138,12 @@ def check_control(name: str, value: object) -> PiecewiseConstantControl:
             f"{name} must be a PiecewiseConstantControl, got {type(value).__name__}"
         )
     return value
+
+
+def check_planar_point(centre: object, name: str = "centre") -> tuple[float, float]:
+    """A point of the plane: two finite reals (a sequence or a tensor)."""
+    if isinstance(centre, Tensor):
+        centre = centre.tolist()
+    if not isinstance(centre, Sequence) or len(centre) != 2:
+        raise ValueError(f"{name} must be a point of the plane (two numbers), got {centre!r}")
+    return check_real(f"{name}[0]", centre[0]), check_real(f"{name}[1]", centre[1])

@@ -124,6 +124,8 @@ def annuli_target(
     :math:`|x|\ge r_2` (start of the outer range), linear in :math:`|x|` in between. It
     equals the label on the data support and is Lipschitz with constant
     :math:`2/(r_2-r_1)`.
+
+    Implements :prf:ref:`ch5-cor-annuli`.
     """
     x = check_points("x", x)
     inner, outer = _check_ranges(inner_range, outer_range)
@@ -251,6 +253,8 @@ def train_flow_model(
         Seeds the initial weights and the order of the mini-batches.
     progress
         Progress bar (see :func:`flowapprox.train`).
+
+    Implements :prf:ref:`ch5-prop-augment`.
     """
     x = check_points("x", x)
     y = check_tensor("y", y, shape=(x.shape[0],))

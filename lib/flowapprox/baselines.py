@@ -77,6 +77,8 @@ def best_affine(x: Tensor, y: Tensor, weights: Tensor | None = None) -> AffineMa
     weights
         Optional positive quadrature weights, shape ``(batch,)`` (e.g. Gauss-Legendre); with
         uniform or quasi-random points leave it out.
+
+    Implements :prf:ref:`ch4-prop-non-examples`.
     """
     x = check_points("x", x)
     y = check_tensor("y", y)
@@ -143,6 +145,8 @@ def best_additive(target: Target, box: Box, resolution: int = 256) -> AdditiveFi
     On a tensor grid with equal weights this is exact: row means plus column means minus
     the overall mean. Its error is the norm of the target's interaction part, a lower bound
     for :func:`best_monotone_additive`.
+
+    Implements :prf:ref:`ch4-prop-non-examples`.
     """
     values = _grid_values(target, box, resolution)
     mean = values.mean()
@@ -183,6 +187,8 @@ def best_monotone_additive(
     :math:`f_2` that of the column means of :math:`F - f_1` (exact because the grid has equal
     weights). Sweeps stop when the mean squared residual decreases by less than ``tol``. The
     best of the four fits is returned.
+
+    Implements :prf:ref:`ch4-prop-non-examples`.
     """
     values = _grid_values(target, box, resolution).numpy()
     tol = check_real("tol", tol, positive=True)

@@ -13,6 +13,11 @@ value and a :class:`Criterion`. The claim is
 * and raises :class:`ClaimFailed` when the criterion does not hold, so a book whose
   numbers stop supporting its text does not build.
 
+A claim names the labelled results of the book it supports (``supports=("ch3-thm-budget",)``);
+the claims ledger lists, for each label, the library objects that implement it (docstrings
+saying "Implements :prf:ref:`label`") and the claims that support it. Glue needs the book's
+stack (``myst_nb``); without it the claim is still checked, recorded and shown.
+
 Rounding makes the rows stable across machines: values are shown with ``fmt`` (three
 significant digits by default); quantities at round-off level use ``fmt="bound"``, which
 shows the smallest power of ten above the value (e.g. ``< 1e-13``).
@@ -32,9 +37,12 @@ import html
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _ID = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+#: Labels of the book's results: ``ch<N>-<kind>-<name>``, e.g. ``ch2-def-time-cost``.
+LABEL = re.compile(r"ch[0-9]+-[a-z]+-[a-z0-9\-]+")
 _REGISTRY: dict[str, Claim] = {}
 
 
@@ -146,6 +154,7 @@ class Claim:
     value: float
     criterion: Criterion
     fmt: str = ".3g"
+    supports: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -174,6 +183,7 @@ class Claim:
             "value": self.shown_value,
             "criterion": self.criterion.describe(),
             "passed": self.passed,
+            "supports": list(self.supports),
         }
 
 
@@ -184,6 +194,7 @@ def check(
     criterion: Criterion,
     *,
     fmt: str = ".3g",
+    supports: Sequence[str] = (),
 ) -> Claim:
     """State, record, glue and show a claim; raise :class:`ClaimFailed` if it fails.
 
@@ -200,6 +211,9 @@ def check(
     fmt
         Format spec for the shown value (default three significant digits), or
         ``"bound"`` for round-off-level quantities.
+    supports
+        Labels of the book's results the claim supports (:data:`LABEL`, e.g.
+        ``("ch4-prop-construction",)``); recorded with the claim and shown in the ledger.
     """
     if not isinstance(id, str) or not _ID.fullmatch(id):
         raise ValueError(f"id must match {_ID.pattern!r}, got {id!r}")
@@ -216,7 +230,14 @@ def check(
     if not math.isfinite(number):
         raise ValueError(f"value of claim {id!r} must be finite, got {number}")
     format_value(number, fmt)  # fail early on a bad format spec
-    claim = Claim(id, statement.strip(), number, criterion, fmt)
+    if isinstance(supports, str) or not isinstance(supports, Sequence):
+        raise TypeError(f"supports must be a sequence of labels, got {supports!r}")
+    for label in supports:
+        if not isinstance(label, str) or not LABEL.fullmatch(label):
+            raise ValueError(
+                f"supports must hold labels like 'ch2-def-time-cost', got {label!r}"
+            )
+    claim = Claim(id, statement.strip(), number, criterion, fmt, tuple(supports))
     _REGISTRY.pop(id, None)  # a re-checked claim moves to the end
     _REGISTRY[id] = claim
     _show(claim)
@@ -240,9 +261,13 @@ def _show(claim: Claim) -> None:
         print(claim.row())
         return
     from IPython.display import display
-    from myst_nb import glue
 
-    glue(claim.id, claim.shown_value, display=False)
+    try:
+        from myst_nb import glue
+    except ImportError:  # the library runs without the book's stack: no glue then
+        pass
+    else:
+        glue(claim.id, claim.shown_value, display=False)
     row = claim.row()
     html_row = f'<pre class="flowapprox-claim" id="claim-{claim.id}">{html.escape(row)}</pre>'
     display(

@@ -93,6 +93,8 @@ def collapse_curve(
     -----
     ``pl_flow`` computes :math:`\exp(sT)` for the slope :math:`s=(1-\delta)/\delta` of the
     layers; keep :math:`sT < 700` (float64 range).
+
+    Implements :prf:ref:`ch3-prop-collapse`.
     """
     n = check_positive_int("cells", cells)
     delta = check_real("delta", delta, positive=True)
@@ -128,6 +130,8 @@ def collapse_prefactor(cells: int, delta: float) -> float:
 
     the first term from the linear parts of the cells, the second from the layers. Requires
     :math:`0<\delta<1/2`, so that points leave the layers faster than they contract.
+
+    Implements :prf:ref:`ch3-prop-collapse`.
     """
     n = check_positive_int("cells", cells)
     delta = check_real("delta", delta, positive=True)

@@ -455,6 +455,8 @@ def zoom_schedule(
 
     >>> round(zoom_schedule(8), 4), round(zoom_schedule(8, "identity"), 4)
     (7.1589, 18.3972)
+
+    Implements :prf:ref:`ch4-prop-construction`.
     """
     cells = check_positive_int("cells", cells)
     readout = check_choice("readout", readout, READOUTS)
@@ -517,6 +519,8 @@ def construct_lifted(
         Number :math:`N` of cells of the interval.
     zoom_time, delta
         As in :func:`construct`.
+
+    Implements :prf:ref:`ch4-rem-lift`.
     """
     check_callable("target", target)
     check_box("interval", interval, 1)

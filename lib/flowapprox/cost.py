@@ -60,5 +60,8 @@ def _unit_rates(control: PiecewiseConstantControl) -> Tensor:
 
 
 def neuron_count(control: PiecewiseConstantControl) -> int:
-    """Number of units of a ReLU residual-block control that contribute a non-zero field."""
+    """Number of units of a ReLU residual-block control that contribute a non-zero field.
+
+    Implements :prf:ref:`ch4-def-cost`.
+    """
     return int((_unit_rates(_check_relu_control(control)) > 0).sum())

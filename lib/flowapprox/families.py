@@ -1,7 +1,7 @@
 r"""Control families: vector fields :math:`f(x;\theta)` as pure functions of state and parameters.
 
 A *control family* :math:`\mathcal F = \{f(\cdot;\theta) : \theta\in\Theta\}` plays the role
-of one residual block (book, Chapter 1, :prf:ref:`def-control-family`). Here a family is a
+of one residual block (book, Chapter 1, :prf:ref:`ch1-def-control-family`). Here a family is a
 small immutable object that knows the names and shapes of its parameters and evaluates
 
 .. math:: f(x;\theta)
@@ -55,6 +55,8 @@ class ControlFamily(ABC):
 
     Subclasses define :meth:`param_shapes` and the unchecked evaluation :meth:`field`;
     calling the family validates the arguments first.
+
+    Implements :prf:ref:`ch1-def-control-family`.
     """
 
     #: Short human-readable name, used in plots and error messages.
@@ -81,6 +83,8 @@ class ControlFamily(ABC):
         :prf:ref:`ch2-def-time-cost`). The rate is never below :meth:`lipschitz_bound`, so a
         flow of time cost :math:`B` and its inverse are :math:`e^{B}`-Lipschitz. The default is
         the Lipschitz bound; families made of units charge each unit on its own.
+
+        Implements :prf:ref:`ch2-def-time-cost`.
         """
         return self.lipschitz_bound(theta)
 

@@ -1,6 +1,6 @@
 r"""Flow maps of piecewise-constant controls: fixed-step integrators, ResNets, references.
 
-The flow map of a piecewise-constant control (book, Chapter 1, :prf:ref:`def-flow-map`) is
+The flow map of a piecewise-constant control (book, Chapter 1, :prf:ref:`ch1-def-flow-map`) is
 
 .. math:: \varphi = \varphi^{f(\cdot;\theta_k)}_{t_k}\circ\dots\circ\varphi^{f(\cdot;\theta_1)}_{t_1}.
 
@@ -97,7 +97,8 @@ def _check_inputs(control: object, x: object) -> tuple[PiecewiseConstantControl,
     return control, x
 
 
-def _check_finite(x: Tensor, piece: int) -> None:
+def check_finite_state(x: Tensor, piece: int) -> None:
+    """Raise :class:`FlowBlowUpError` for ``piece`` unless every entry of ``x`` is finite."""
     if not bool(torch.isfinite(x).all()):
         raise FlowBlowUpError(piece)
 
@@ -149,6 +150,8 @@ def flow(
     ------
     FlowBlowUpError
         If a state becomes NaN or infinite; the error names the piece and step.
+
+    Implements :prf:ref:`ch1-def-flow-map` and :prf:ref:`ch1-thm-euler-convergence`.
     """
     control, x = _check_inputs(control, x)
     step = METHODS[check_choice("method", method, tuple(METHODS))][0]
@@ -174,6 +177,8 @@ def resnet(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
 
     This is exactly :func:`flow` with ``method="euler"`` and ``steps_per_piece=1``: forward
     Euler on the controlled ODE is a ResNet whose step sizes are the piece durations.
+
+    Implements :prf:ref:`ch1-prop-resnet-euler`.
     """
     return flow(control, x, method="euler", steps_per_piece=1)
 
@@ -236,11 +241,11 @@ def reference_flow(
                 raise
             raise FlowBlowUpError(j, detail=f" ({method}: {exc})") from exc
         x = solution[-1]
-        _check_finite(x, j)
+        check_finite_state(x, j)
     return x
 
 
-def _expm1_ratio(a: Tensor, t: Tensor) -> Tensor:
+def expm1_ratio(a: Tensor, t: Tensor) -> Tensor:
     r""":math:`(e^{at}-1)/a`, continuous at :math:`a=0` where it equals :math:`t`."""
     at = a * t
     small = at.abs() < 1e-6
@@ -260,6 +265,8 @@ def ridge_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
 
     No solver error: this is the reference against which integrators are measured
     (book, Chapter 1).
+
+    Implements :prf:ref:`ch1-prop-ridge-flow`.
     """
     control, x = _check_inputs(control, x)
     if not isinstance(control.family, RidgeReLU):
@@ -270,7 +277,7 @@ def ridge_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
         v, w, b = (control.params[key][j] for key in ("v", "w", "b"))
         s0 = x @ w + b
         active = s0 > 0  # inactive points must not move, even if the active ones overflow
-        shift = torch.where(active, s0, 0.0) * _expm1_ratio(w @ v, control.durations[j])
+        shift = torch.where(active, s0, 0.0) * expm1_ratio(w @ v, control.durations[j])
         x = x + torch.where(active, shift, 0.0).unsqueeze(-1) * v
-        _check_finite(x, j)
+        check_finite_state(x, j)
     return x

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,14 @@ from scipy import special, stats
 from scipy.stats import qmc
 from torch import Tensor
 
-from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
+from ._validation import (
+    check_choice,
+    check_planar_point,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .controls import PiecewiseConstantControl
 from .flows import flow
 
@@ -136,7 +144,7 @@ def _check_box(box: object) -> None:
         raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
 
 
-def _pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
+def _unchecked_pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
     """:math:`|f(x)-g(x)|` per point (Euclidean norm over output components)."""
     fx, gx = f(x), g(x)
     for name, value in (("f(x)", fx), ("g(x)", gx)):
@@ -151,6 +159,57 @@ def _pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
                          f"and {tuple(gx.shape)}")
     diff = fx - gx
     return diff.abs() if diff.ndim == 1 else torch.linalg.vector_norm(diff, dim=1)
+
+
+def pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
+    """:math:`|f(x_i) - g(x_i)|` per point (Euclidean norm for vector values), shape
+    ``(batch,)``."""
+    x = check_points("x", x)
+    with torch.no_grad():
+        return _unchecked_pointwise_error(f, g, x)
+
+
+def circle(
+    centre: Sequence[float] | Tensor,
+    radius: float,
+    n_points: int,
+    *,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    r"""``n_points`` equally spaced points :math:`x_0 + r(\cos\theta_k, \sin\theta_k)`.
+
+    The angles are :math:`\theta_k = 2\pi k/n`, :math:`k = 0,\dots,n-1`; returns a tensor of
+    shape ``(n_points, 2)``.
+    """
+    x0 = check_planar_point(centre)
+    radius = check_real("radius", radius, positive=True)
+    n = check_positive_int("n_points", n_points)
+    theta = 2.0 * math.pi * np.arange(n) / n
+    points = np.stack([x0[0] + radius * np.cos(theta), x0[1] + radius * np.sin(theta)], axis=1)
+    return torch.as_tensor(points, dtype=dtype or torch.get_default_dtype())
+
+
+def edge_grid(
+    box: Box, cells: int, per_cell: int = 8, *, dtype: torch.dtype | None = None
+) -> Tensor:
+    r"""A tensor grid on ``box`` that contains every edge of its ``cells`` :math:`\times`
+    ``cells`` cells: ``cells * per_cell + 1`` points per axis.
+
+    Sup errors of the book's construction concentrate on the cell edges, a set of measure
+    zero; with a power-of-two ``cells`` and ``per_cell`` on a dyadic box the edge points are
+    exact in floating point.
+    """
+    cells = check_positive_int("cells", cells)
+    per_cell = check_positive_int("per_cell", per_cell)
+    return grid(box, cells * per_cell + 1, dtype=dtype)
+
+
+def ball_points(x: Tensor, centre: Sequence[float] | Tensor, radius: float) -> Tensor:
+    r"""The points of ``x`` (shape ``(batch, 2)``) in the closed disk :math:`\bar B_r(x_0)`."""
+    x = check_points("x", x, 2)
+    x0 = torch.tensor(check_planar_point(centre), dtype=x.dtype)
+    radius = check_real("radius", radius, positive=True)
+    return x[torch.linalg.vector_norm(x - x0, dim=1) <= radius]
 
 
 def lp_error(
@@ -191,10 +250,10 @@ def lp_error(
     with torch.no_grad():
         if rule == "sobol":
             x = sobol_points(box, n_points, seed=seed)
-            integral = box.volume * float((_pointwise_error(f, g, x) ** p).mean())
+            integral = box.volume * float((_unchecked_pointwise_error(f, g, x) ** p).mean())
         else:
             x, w = gauss_legendre(box, order)
-            integral = float((w * _pointwise_error(f, g, x) ** p).sum())
+            integral = float((w * _unchecked_pointwise_error(f, g, x) ** p).sum())
     return integral ** (1.0 / p)
 
 
@@ -202,7 +261,7 @@ def max_error(f: PointMap, g: PointMap, x: Tensor) -> float:
     """The largest pointwise error :math:`\\max_i |f(x_i)-g(x_i)|` over the points ``x``."""
     x = check_points("x", x)
     with torch.no_grad():
-        return float(_pointwise_error(f, g, x).max())
+        return float(_unchecked_pointwise_error(f, g, x).max())
 
 
 def jacobian_determinants(mapping: PointMap, x: Tensor) -> Tensor:
@@ -212,6 +271,8 @@ def jacobian_determinants(mapping: PointMap, x: Tensor) -> Tensor:
     image of a point does not depend on the other points), as every flow of the library
     does. Then the Jacobians of all points come from ``n`` backward passes through one
     batched evaluation, and the library's input checks stay active.
+
+    Implements :prf:ref:`ch1-prop-euler-injective`.
     """
     x = check_points("x", x).detach().requires_grad_(True)
     n = x.shape[1]
@@ -237,6 +298,8 @@ def depth_errors(
     Depth means the total number of steps, so every ``D`` must be a multiple of the number
     of pieces (``steps_per_piece = D / pieces``). ``reference`` holds the exact images of
     ``x``; the error is :math:`\max_i |\varphi_D(x_i) - \varphi(x_i)|`.
+
+    Implements :prf:ref:`ch1-thm-euler-convergence`.
     """
     x = check_points("x", x, control.dim)
     reference = check_tensor("reference", reference, shape=tuple(x.shape))

@@ -189,6 +189,8 @@ def increasing_lower_bound(
         A one-dimensional :class:`~flowapprox.Box`.
     p, n_points, seed
         The exponent (``1`` or ``2``) and the Sobol rule, as in :func:`~flowapprox.lp_error`.
+
+    Implements :prf:ref:`ch3-prop-obstruction`.
     """
     if not isinstance(box, Box):
         raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
@@ -283,6 +285,8 @@ def log_slope_time_costs(
     """The :class:`LogSlopeTimeCosts` of the restriction of ``target`` to ``[lower, upper]``.
 
     Raises ``ValueError`` unless ``target`` is strictly increasing on the interval.
+
+    Implements :prf:ref:`ch3-thm-budget`.
     """
     lower, upper = _check_interval(lower, upper)
     return LogSlopeTimeCosts.from_log_slopes(_breakpoints(target, lower, upper)[1])
@@ -299,6 +303,8 @@ def minimal_time_cost_lp(target: PiecewiseLinear, lower: float, upper: float) ->
     :math:`C+\sum_i L_i=u_0` and :math:`R_i-L_i=u_i-u_{i-1}`. This function minimises
     :math:`|C|+\sum_i(|R_i|+|L_i|)` with ``scipy.optimize.linprog``, independently of the
     closed form :attr:`LogSlopeTimeCosts.minimal`.
+
+    Implements :prf:ref:`ch3-thm-budget`.
     """
     lower, upper = _check_interval(lower, upper)
     u = _breakpoints(target, lower, upper)[1].numpy()
@@ -415,6 +421,8 @@ def represent_increasing_pl(
         onto :math:`[-P,N]` (:math:`P, N` the sums of the positive and negative jumps), which
         attains the minimal time cost :attr:`LogSlopeTimeCosts.minimal` with at most one knot
         carrying two neurons.
+
+    Implements :prf:ref:`ch3-thm-exact`.
     """
     lower, upper = _check_interval(lower, upper)
     strategy = check_choice("strategy", strategy, ("minimal", "one-sided"))
@@ -533,6 +541,8 @@ def interpolate_increasing(
     ``f`` maps a 1-D tensor to values of the same shape and must be strictly increasing on
     the knots (else ``ValueError``). For :math:`f\\in C^2` the interpolant's sup error is at
     most :math:`h^2\\max|f''|/8` with :math:`h=(\\text{upper}-\\text{lower})/\\text{pieces}`.
+
+    Implements :prf:ref:`ch3-cor-smooth`.
     """
     lower, upper = _check_interval(lower, upper)
     pieces = check_positive_int("pieces", pieces)

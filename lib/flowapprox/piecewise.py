@@ -126,6 +126,8 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
         Initial points, any shape, same dtype as the field.
     t
         Time, non-negative and finite.
+
+    Implements :prf:ref:`ch3-lem-neuron`.
     """
     if not isinstance(field, PiecewiseLinear):
         raise TypeError(f"field must be a PiecewiseLinear, got {type(field).__name__}")
@@ -201,6 +203,8 @@ def multiwell(
     with slope :math:`-1`. The centres are stable zeros (rate 1) and the boundaries unstable
     ones, so the flow collapses each cell, minus its layers, onto its centre:
     :math:`|\varphi_T(x) - c_j| = e^{-T}|x - c_j|` in the interior of cell :math:`j`.
+
+    Implements :prf:ref:`ch4-lem-zoom`.
     """
     n = check_positive_int("cells", cells)
     delta = check_real("delta", delta, positive=True)

@@ -31,7 +31,8 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ._validation import check_positive_int, check_tensor
-from .metrics import Box, LogLogFit
+from .metrics import Box, LogLogFit, grid
+from .splitting import RidgeSum
 
 #: Size of one panel in inches and the resolution of every figure.
 PANEL_SIZE = (4.2, 3.6)
@@ -217,4 +218,67 @@ def plot_convergence(
         ax.loglog(res, fit(res), ls="--", color=line.get_color(), lw=1.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    return ax
+
+
+def plot_map(
+    ax: Axes,
+    func: Callable[[Tensor], Tensor],
+    box: Box,
+    points_per_axis: int,
+    *,
+    log: bool = False,
+    label: str = "",
+    **imshow: object,
+) -> Axes:
+    r"""Draw the scalar function ``func`` (e.g. a model, or a :func:`pointwise_error`) as an
+    image on :func:`flowapprox.grid` of the 2-D ``box``, one pixel per grid point.
+
+    ``log`` draws :math:`\log_{10}` of the values (clipped below at :math:`10^{-16}`);
+    ``label`` names the colour bar; further keyword arguments go to ``ax.imshow``.
+    """
+    if not isinstance(box, Box) or box.dim != 2:
+        raise ValueError(f"box must be a 2-D flowapprox.Box, got {box!r}")
+    m = check_positive_int("points_per_axis", points_per_axis)
+    x = grid(box, m)
+    with torch.no_grad():
+        values = check_tensor("func(x)", func(x), shape=(m * m,))
+    if log:
+        values = torch.log10(values.clamp(min=1e-16))
+    (a1, a2), (b1, b2) = box.lower, box.upper
+    image = ax.imshow(values.reshape(m, m).T.numpy(), origin="lower",
+                      extent=(a1, b1, a2, b2), interpolation="nearest", **imshow)
+    ax.figure.colorbar(image, ax=ax, label=label)
+    return ax
+
+
+def plot_well(
+    ax: Axes,
+    well: RidgeSum,
+    box: Box,
+    *,
+    resolution: int = 201,
+    title: str | None = None,
+) -> Axes:
+    r"""Draw :math:`|h|` of a planar well over ``box`` (grey scale) and its zero set (shaded).
+
+    Both are evaluated on a ``resolution`` x ``resolution`` grid of ``box``.
+    """
+    if not isinstance(well, RidgeSum) or well.dim != 2:
+        raise ValueError("well must be a RidgeSum on the plane (dim 2)")
+    if not isinstance(box, Box) or box.dim != 2:
+        raise ValueError("box must be a 2-D flowapprox.Box")
+    res = check_positive_int("resolution", resolution)
+    points = grid(box, res, dtype=well.v.dtype)
+    with torch.no_grad():
+        size = torch.linalg.vector_norm(well(points), dim=1).reshape(res, res).numpy()
+    xs, ys = (points[:, k].reshape(res, res).numpy() for k in range(2))
+    in_well = (size == 0).astype(float)
+    image = ax.pcolormesh(xs, ys, size, cmap="Greys", shading="auto")
+    ax.contourf(xs, ys, in_well, levels=[0.5, 1.5], colors=[COLORS["flow"]], alpha=0.5)
+    ax.contour(xs, ys, in_well, levels=[0.5], colors=[COLORS["flow"]], linewidths=1.0)
+    ax.figure.colorbar(image, ax=ax, label="$|h(x)|$")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
     return ax

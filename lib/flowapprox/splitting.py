@@ -54,7 +54,7 @@ from ._validation import (
 )
 from .controls import PiecewiseConstantControl
 from .families import ACTIVATIONS, Affine, ResidualBlock, RidgeReLU
-from .flows import _check_finite, _expm1_ratio
+from .flows import check_finite_state, expm1_ratio
 from .metrics import Box
 from .piecewise import PiecewiseLinear
 
@@ -217,7 +217,7 @@ def _neuron_flow(x: Tensor, v: Tensor, w: Tensor, b: Tensor, t: float, activatio
     s0 = x @ w + b
     a = w @ v
     if activation == "relu":
-        travel = torch.relu(s0) * _expm1_ratio(a, torch.as_tensor(t, dtype=x.dtype))
+        travel = torch.relu(s0) * expm1_ratio(a, torch.as_tensor(t, dtype=x.dtype))
     else:
         sigma = ACTIVATIONS[activation][0]
         tau = float(a) * t
@@ -266,6 +266,8 @@ def neuron_flow(
     >>> neuron_flow(x, torch.tensor([1.0, 0.0]), torch.tensor([1.0, 0.0]), 0.0, 1.0)
     tensor([[ 2.7183,  0.0000],
             [-1.0000,  0.0000]])
+
+    Implements :prf:ref:`ch2-prop-neuron-flows`.
     """
     x = check_points("x", x)
     n = x.shape[1]
@@ -279,7 +281,7 @@ def neuron_flow(
     t = check_real("t", t)
     activation = check_choice("activation", activation, tuple(ACTIVATIONS))
     y = _neuron_flow(x, v, w, b, t, activation)
-    _check_finite(y, 0)
+    check_finite_state(y, 0)
     return y
 
 
@@ -321,6 +323,8 @@ def switching_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     >>> control = PiecewiseConstantControl(ResidualBlock(1, "tanh"), torch.tensor([2.0]), params)
     >>> switching_flow(control, torch.tensor([[0.5]]))  # sinh x(2) = sinh(0.5) e^2
     tensor([[2.0578]])
+
+    Implements :prf:ref:`ch2-prop-neuron-flows`.
     """
     _check_control(control)
     v, w, b, activation = _neuron_pieces(control)
@@ -328,7 +332,7 @@ def switching_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     check_same_dtype("x", x, control.durations, "the control")
     for j, t in enumerate(control.durations.tolist()):
         x = _neuron_flow(x, v[j], w[j], b[j], t, activation)
-        _check_finite(x, j)
+        check_finite_state(x, j)
     return x
 
 
@@ -359,6 +363,8 @@ def splitting_control(
     PiecewiseConstantControl
         A control of the family ``ResidualBlock(width=1, activation)``; compute its flow
         exactly with :func:`switching_flow`.
+
+    Implements :prf:ref:`ch2-thm-lie-trotter`.
     """
     if not isinstance(field, RidgeSum):
         raise TypeError(f"field must be a RidgeSum, got {type(field).__name__}")
@@ -459,6 +465,8 @@ def rescale_time(control: PiecewiseConstantControl, factor: float) -> PiecewiseC
     >>> control = PiecewiseConstantControl.random(RidgeReLU(), 2, pieces=3)
     >>> rescale_time(control, 4.0).horizon
     0.25
+
+    Implements :prf:ref:`ch2-prop-time-rescaling`.
     """
     _check_control(control)
     factor = check_real("factor", factor, positive=True)

@@ -36,7 +36,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
 from scipy.optimize import linprog
 from torch import Tensor
 
@@ -51,7 +50,6 @@ from ._validation import (
 from .families import ACTIVATIONS
 from .metrics import Box, grid
 from .piecewise import pl_flow
-from .plotting import COLORS
 from .splitting import RidgeSum
 
 
@@ -109,6 +107,8 @@ def polytope_well(normals: Tensor, offsets: Tensor, direction: Tensor) -> RidgeS
     >>> triangle.num_neurons, triangle(torch.tensor([[0.0, 0.0], [0.0, 2.0]]))
     (3, tensor([[0., 0.],
             [2., 2.]]))
+
+    Implements :prf:ref:`ch2-prop-polytope-well`.
     """
     normals = check_tensor("normals", normals, ndim=2)
     m, n = normals.shape
@@ -203,6 +203,8 @@ def displacement_lower_bound(well: RidgeSum, x: Tensor, t: float) -> Tensor:
     >>> well = box_well([-1.0], [1.0], direction=[-1.0])
     >>> displacement_lower_bound(well, torch.tensor([[0.5], [3.0]]), 1.0)
     tensor([0.0000, 1.2642])
+
+    Implements :prf:ref:`ch2-def-well`.
     """
     d = _check_common_direction(well)
     x = check_points("x", x, well.dim)
@@ -364,40 +366,10 @@ def gronwall_bound(field_error: float, lipschitz: float, t: float) -> float:
     --------
     >>> round(gronwall_bound(1e-3, 1.0, 2.0), 6)
     0.006389
+
+    Implements :prf:ref:`ch2-lem-gronwall`.
     """
     eps = check_real("field_error", field_error, nonnegative=True)
     lip = check_real("lipschitz", lipschitz, nonnegative=True)
     t = check_real("t", t, nonnegative=True)
     return eps * t if lip == 0 else eps * math.expm1(lip * t) / lip
-
-
-def plot_well(
-    ax: Axes,
-    well: RidgeSum,
-    box: Box,
-    *,
-    resolution: int = 201,
-    title: str | None = None,
-) -> Axes:
-    r"""Draw :math:`|h|` of a planar well over ``box`` (grey scale) and its zero set (shaded).
-
-    Both are evaluated on a ``resolution`` x ``resolution`` grid of ``box``.
-    """
-    if not isinstance(well, RidgeSum) or well.dim != 2:
-        raise ValueError("well must be a RidgeSum on the plane (dim 2)")
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError("box must be a 2-D flowapprox.Box")
-    res = check_positive_int("resolution", resolution)
-    points = grid(box, res, dtype=well.v.dtype)
-    with torch.no_grad():
-        size = torch.linalg.vector_norm(well(points), dim=1).reshape(res, res).numpy()
-    xs, ys = (points[:, k].reshape(res, res).numpy() for k in range(2))
-    in_well = (size == 0).astype(float)
-    image = ax.pcolormesh(xs, ys, size, cmap="Greys", shading="auto")
-    ax.contourf(xs, ys, in_well, levels=[0.5, 1.5], colors=[COLORS["flow"]], alpha=0.5)
-    ax.contour(xs, ys, in_well, levels=[0.5], colors=[COLORS["flow"]], linewidths=1.0)
-    ax.figure.colorbar(image, ax=ax, label="$|h(x)|$")
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title)
-    return ax
