@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowapprox import PiecewiseConstantControl, ResidualBlock, annuli, metrics, obstructions
+from flowapprox import PiecewiseConstantControl, ResidualBlock, annuli, metrics
 
 
 def test_data_set_matches_the_reference_defaults(gen):

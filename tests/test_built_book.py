@@ -11,7 +11,6 @@ import html.parser
 from pathlib import Path
 
 import pytest
-
 import yaml
 
 from tools.book_ext import read_claims

@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from flowapprox import Box, PiecewiseConstantControl, ResidualBlock, flow, metrics, obstructions, plotting
+from flowapprox import (
+    Box,
+    PiecewiseConstantControl,
+    ResidualBlock,
+    flow,
+    metrics,
+    obstructions,
+    plotting,
+)
 from flowapprox.construction import construct
 
 

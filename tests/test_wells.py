@@ -17,7 +17,6 @@ from flowapprox.wells import (
     gronwall_bound,
     interval_well,
     least_squares_ridge_sum,
-
     polytope_well,
     sup_distance,
     well_flow,

@@ -33,19 +33,18 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 from scipy.optimize import isotonic_regression
 from torch import Tensor
 
+from ._types import Target
 from ._validation import check_points, check_positive_int, check_real, check_tensor
 from .metrics import Box
 from .piecewise import cell_centres, cell_index
-
-Target = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -194,9 +193,9 @@ def best_monotone_additive(
     tol = check_real("tol", tol, positive=True)
     max_sweeps = check_positive_int("max_sweeps", max_sweeps)
     fits = {
-        directions: _backfit(values, directions, tol, max_sweeps)
+        directions: _backfit(values, cast(tuple[bool, bool], directions), tol, max_sweeps)
         for directions in itertools.product((True, False), repeat=2)
     }
-    directions = min(fits, key=lambda d: fits[d][0])
+    directions = cast(tuple[bool, bool], min(fits, key=lambda d: fits[d][0]))
     _, f1, f2 = fits[directions]
     return AdditiveFit(box, torch.tensor(f1.copy()), torch.tensor(f2.copy()), directions)

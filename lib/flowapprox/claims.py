@@ -224,7 +224,7 @@ def check(
     if isinstance(value, (str, bytes)):
         raise TypeError(f"value must be a real number, got {value!r}")
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type,unused-ignore]
     except (TypeError, ValueError) as exc:
         raise TypeError(f"value must be a real number, got {value!r}") from exc
     if not math.isfinite(number):
@@ -256,7 +256,7 @@ def _show(claim: Claim) -> None:
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency of the book
-        get_ipython = None  # type: ignore[assignment]
+        get_ipython = None  # type: ignore[assignment,unused-ignore]
     if get_ipython is None or get_ipython() is None:
         print(claim.row())
         return

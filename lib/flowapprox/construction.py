@@ -63,12 +63,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from ._types import Target
 from ._validation import (
     check_box,
     check_callable,
@@ -88,8 +88,6 @@ from .piecewise import PiecewiseLinear, cell_centres, cell_index, multiwell, pl_
 READOUTS = ("linear", "tanh", "identity")
 #: Values are clipped to :math:`[-1+m, 1-m]` before ``artanh`` for the ``"tanh"`` readout.
 TANH_MARGIN = 1e-6
-
-Target = Callable[[Tensor], Tensor]
 
 
 #: Slope jumps below this many units of round-off of the neighbouring slopes are not kinks.
@@ -290,7 +288,7 @@ class Construction:
 
     @property
     def time_cost(self) -> float:
-        """The time cost of :meth:`control` (:attr:`flowapprox.PiecewiseConstantControl.time_cost`)."""
+        """The time cost of :meth:`control` (:attr:`.PiecewiseConstantControl.time_cost`)."""
         return self.control().time_cost
 
 
@@ -371,7 +369,8 @@ def construct(
     Construction
         Computed in float64 whatever the default dtype; it accepts points of any floating
         dtype and returns values in that dtype. Evaluates :math:`\varphi` (``flow_map``),
-        :math:`g` (``readout``) and :math:`g\circ\varphi` (call), and reports ``neurons``, ``horizon`` and ``time_cost``.
+        :math:`g` (``readout``) and :math:`g\circ\varphi` (call), and reports ``neurons``,
+        ``horizon`` and ``time_cost``.
 
     Notes
     -----

@@ -77,7 +77,7 @@ class PiecewiseConstantControl:
 
     @property
     def time_cost(self) -> float:
-        r"""The normalised time :math:`B = \sum_j c(\theta_j)\,t_j` (book, :prf:ref:`ch2-def-time-cost`).
+        r"""The time cost :math:`B = \sum_j c(\theta_j)\,t_j` (book, :prf:ref:`ch2-def-time-cost`).
 
         :math:`c` is the family's :meth:`~flowapprox.ControlFamily.time_rate` (for ReLU units
         :math:`|v|\,|w|` each; constant fields are free). Unlike :attr:`horizon` it does not

@@ -38,9 +38,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._types import Params
 from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
-
-Params = Mapping[str, Tensor]
 
 #: Activations of :class:`ResidualBlock` and their Lipschitz constants.
 ACTIVATIONS: dict[str, tuple[object, float]] = {
@@ -213,7 +212,7 @@ class ResidualBlock(ControlFamily):
         return float(lip_sigma * norm_w * norm_a)
 
     def time_rate(self, theta: Params) -> float:
-        r"""Each unit at its own Lipschitz constant: :math:`\mathrm{Lip}(\sigma)\sum_k|W_{:k}|\,|A_{k:}|`.
+        r"""Each unit at its Lipschitz bound :math:`\mathrm{Lip}(\sigma)\sum_k|W_{:k}|\,|A_{k:}|`.
 
         A unit with :math:`A_{k:}=0` is a constant field and costs nothing.
         """

@@ -2,7 +2,8 @@ r"""Flow maps of piecewise-constant controls: fixed-step integrators, ResNets, r
 
 The flow map of a piecewise-constant control (book, Chapter 1, :prf:ref:`ch1-def-flow-map`) is
 
-.. math:: \varphi = \varphi^{f(\cdot;\theta_k)}_{t_k}\circ\dots\circ\varphi^{f(\cdot;\theta_1)}_{t_1}.
+.. math::
+   \varphi = \varphi^{f(\cdot;\theta_k)}_{t_k}\circ\dots\circ\varphi^{f(\cdot;\theta_1)}_{t_1}.
 
 This module computes it in three independent ways:
 
@@ -40,11 +41,10 @@ import torch
 import torchdiffeq
 from torch import Tensor
 
+from ._types import Field
 from ._validation import check_choice, check_points, check_positive_int, check_real
 from .controls import PiecewiseConstantControl
 from .families import RidgeReLU
-
-Field = Callable[[Tensor], Tensor]
 
 
 class FlowBlowUpError(FloatingPointError):
@@ -57,17 +57,17 @@ class FlowBlowUpError(FloatingPointError):
         self.step = step
 
 
-def _euler(f: Field, x: Tensor, h: float) -> Tensor:
+def _euler(f: Field, x: Tensor, h: float | Tensor) -> Tensor:
     return x + h * f(x)
 
 
-def _heun(f: Field, x: Tensor, h: float) -> Tensor:
+def _heun(f: Field, x: Tensor, h: float | Tensor) -> Tensor:
     k1 = f(x)
     k2 = f(x + h * k1)
     return x + (0.5 * h) * (k1 + k2)
 
 
-def _rk4(f: Field, x: Tensor, h: float) -> Tensor:
+def _rk4(f: Field, x: Tensor, h: float | Tensor) -> Tensor:
     k1 = f(x)
     k2 = f(x + (0.5 * h) * k1)
     k3 = f(x + (0.5 * h) * k2)
@@ -76,7 +76,7 @@ def _rk4(f: Field, x: Tensor, h: float) -> Tensor:
 
 
 #: Fixed-step one-step methods and their classical orders.
-METHODS: dict[str, tuple[Callable[[Field, Tensor, float], Tensor], int]] = {
+METHODS: dict[str, tuple[Callable[[Field, Tensor, float | Tensor], Tensor], int]] = {
     "euler": (_euler, 1),
     "heun": (_heun, 2),
     "rk4": (_rk4, 4),
@@ -104,7 +104,11 @@ def check_finite_state(x: Tensor, piece: int) -> None:
 
 
 def _first_nonfinite_step(
-    step: Callable[[Field, Tensor, float], Tensor], f: Field, x: Tensor, h: Tensor, steps: int
+    step: Callable[[Field, Tensor, float | Tensor], Tensor],
+    f: Field,
+    x: Tensor,
+    h: Tensor,
+    steps: int,
 ) -> int | None:
     """Re-run one piece to find the first step whose state is not finite (error path only)."""
     with torch.no_grad():
@@ -222,6 +226,7 @@ def reference_flow(
             continue
         theta = control.piece(j)
         times = torch.stack([torch.zeros_like(t_end), t_end])
+        options: dict[str, object]
         if method in adaptive:
             options = {"step_t": t_end.reshape(1)}
         else:

@@ -24,7 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,7 @@ from scipy import special, stats
 from scipy.stats import qmc
 from torch import Tensor
 
+from ._types import PointMap
 from ._validation import (
     check_choice,
     check_planar_point,
@@ -43,8 +44,6 @@ from ._validation import (
 )
 from .controls import PiecewiseConstantControl
 from .flows import flow
-
-PointMap = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,9 @@ class Box:
                 f"{len(lower_t)} and {len(upper_t)}"
             )
         if any(a >= b for a, b in zip(lower_t, upper_t)):
-            raise ValueError(f"each lower bound must be below its upper bound: {lower_t}, {upper_t}")
+            raise ValueError(
+                f"each lower bound must be below its upper bound: {lower_t}, {upper_t}"
+            )
         object.__setattr__(self, "lower", lower_t)
         object.__setattr__(self, "upper", upper_t)
 
@@ -317,7 +318,7 @@ def depth_errors(
 
 @dataclass(frozen=True)
 class LogLogFit:
-    """Least-squares line through :math:`(\\log x, \\log y)`: ``log y = slope log x + intercept``."""
+    """Least-squares line through :math:`(\\log x, \\log y)`: ``log y = slope log x + c``."""
 
     slope: float
     intercept: float

@@ -26,13 +26,13 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ._types import Target
 from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
 from .controls import PiecewiseConstantControl
 from .cost import neuron_count
@@ -40,8 +40,6 @@ from .families import ResidualBlock
 from .flows import METHODS, flow, reference_flow
 from .metrics import Box, sobol_points
 from .training import train
-
-Target = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True, eq=False)

@@ -41,24 +41,22 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ._types import Target
 from ._validation import (
     check_choice,
     check_planar_point,
-    check_points,
     check_positive_int,
     check_real,
     check_tensor,
 )
-from .metrics import Box, circle
-
-Target = Callable[[Tensor], Tensor]
+from .metrics import circle
 
 #: Kinds of interior extremum of :func:`max_principle_bound`.
 KINDS = ("max", "min")

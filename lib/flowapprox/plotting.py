@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -66,7 +67,7 @@ _STYLE = {
 
 def use_book_style() -> None:
     """Apply the book's matplotlib style (fonts, dpi, grid, layout) globally."""
-    plt.rcParams.update(_STYLE)
+    plt.rcParams.update(_STYLE)  # type: ignore[arg-type]
 
 
 #: Figures made by :func:`figure` in this process, with their names (export registry).
@@ -111,12 +112,12 @@ def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
     return [png, pdf]
 
 
-def export_new_figures(directory: str | Path, prefix: str) -> list[dict[str, object]]:
+def export_new_figures(directory: str | Path, prefix: str) -> list[dict[str, Any]]:
     """Save every registered figure not saved yet as ``<prefix>-<name>`` (PNG and PDF).
 
     Returns one record per figure: its name and files (paths relative to ``directory``).
     """
-    records = []
+    records: list[dict[str, Any]] = []
     for index, (name, fig) in enumerate(_FIGURES, start=1):
         if id(fig) in _EXPORTED:
             continue
@@ -229,7 +230,7 @@ def plot_map(
     *,
     log: bool = False,
     label: str = "",
-    **imshow: object,
+    **imshow: Any,
 ) -> Axes:
     r"""Draw the scalar function ``func`` (e.g. a model, or a :func:`pointwise_error`) as an
     image on :func:`flowapprox.grid` of the 2-D ``box``, one pixel per grid point.

@@ -48,7 +48,6 @@ from ._validation import (
     check_tensor,
 )
 from .families import ACTIVATIONS
-from .metrics import Box, grid
 from .piecewise import pl_flow
 from .splitting import RidgeSum
 
