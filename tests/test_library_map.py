@@ -86,3 +86,32 @@ def test_domain_modules_do_not_import_plotting_or_matplotlib(name):
 def test_public_submodules_import():
     for name in PUBLIC:
         importlib.import_module(f"flowapprox.{name}")
+
+
+#: Core modules (serve every chapter) and the chapter of every other public module. Keep in
+#: step with the package docstring and the table in CONTRIBUTING.md.
+CORE = {"_types", "_validation", "claims", "controls", "families", "flows", "metrics",
+        "piecewise", "plotting", "reproducibility", "training"}
+CHAPTER = {"splitting": 2, "wells": 2, "monotone": 3, "node1d": 3, "collapse": 3,
+           "construction": 4, "cost": 4, "baselines": 4, "node": 4, "examples": 4,
+           "obstructions": 5, "annuli": 5}
+
+
+def test_every_module_is_core_or_belongs_to_a_chapter():
+    modules = {path.stem for path in LIB.glob("*.py")} - {"__init__"}
+    assert modules == CORE | set(CHAPTER), sorted(modules ^ (CORE | set(CHAPTER)))
+
+
+@pytest.mark.parametrize("path", sorted(LIB.glob("*.py")), ids=lambda p: p.stem)
+def test_imports_follow_the_layering(path):
+    """Core imports only core; a chapter module imports core and its own or earlier chapters."""
+    name = path.stem
+    for module, _ in _imports(path):
+        target = module.split(".")[0]
+        if target not in CORE and target not in CHAPTER:
+            continue  # third-party
+        if name in CORE or name == "__init__":
+            allowed = target in CORE or (name == "__init__")
+        else:
+            allowed = target in CORE or CHAPTER.get(target, 99) <= CHAPTER[name]
+        assert allowed, f"flowapprox.{name} may not import flowapprox.{target}"

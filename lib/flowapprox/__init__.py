@@ -1,30 +1,38 @@
 """flowapprox: flows, ResNets and their approximation power.
 
 The shared library of the book *Deep learning via dynamical systems: an executable
-companion*. The public API is re-exported here; the submodules hold one concept each:
+companion*. The public API of the core is re-exported here; every submodule holds one
+concept. **Core** modules serve every chapter and never import a chapter module; a
+**chapter** module may import the core and the modules of its own or earlier chapters
+(``tests/test_library_map.py`` checks both rules, and ``CONTRIBUTING.md`` has the table).
 
-* ``flowapprox.families``: control families :math:`f(x;\\theta)`;
-* ``flowapprox.controls``: piecewise-constant controls;
+Core:
+
+* ``flowapprox.families``: control families :math:`f(x;\\theta)` and their time rates;
+* ``flowapprox.controls``: piecewise-constant controls (``horizon``, ``time_cost``);
 * ``flowapprox.flows``: flow maps, ResNets, reference solvers, closed forms;
 * ``flowapprox.piecewise``: piecewise-linear functions and their exact 1-D flows;
-* ``flowapprox.metrics``: errors, grids, Jacobians, rates;
+* ``flowapprox.metrics``: errors, point sets, grids, Jacobians, rates;
 * ``flowapprox.training``: the training loop;
-* ``flowapprox.splitting``: exact neuron flows, Lie/Strang splitting, time rescaling;
-* ``flowapprox.wells``: well functions from ReLU sums, smooth approximations, Gronwall;
-* ``flowapprox.monotone``: increasing maps in one dimension: isotonic bounds, exact
-  representation of increasing piecewise-linear maps by neuron flows, minimal time costs;
-* ``flowapprox.node1d``: one-dimensional neural ODEs with piecewise-constant controls;
-* ``flowapprox.collapse``: collapse of cells onto their centres by multi-well flows;
-* ``flowapprox.construction``: the book's explicit 2-D construction (zoom, shear, read out);
-* ``flowapprox.cost``: neuron counts of ReLU controls;
-* ``flowapprox.baselines``: non-universal families (affine and additive fits);
-* ``flowapprox.node``: neural ODEs with piecewise-constant controls, trained;
-* ``flowapprox.obstructions``: certified lower bounds on sup errors (degree, maximum principle);
-* ``flowapprox.annuli``: the concentric-annuli data set and (augmented) neural ODEs;
 * ``flowapprox.claims``: checked claims;
 * ``flowapprox.plotting``: the book's figures;
 * ``flowapprox.reproducibility``: :func:`setup` and the environment record.
+
+Chapter 2: ``flowapprox.splitting`` (exact neuron flows, Lie/Strang splitting, time
+rescaling) and ``flowapprox.wells`` (well functions, smooth approximations, Gronwall).
+
+Chapter 3: ``flowapprox.monotone`` (increasing maps: isotonic bounds, exact representation
+by neuron flows, minimal time costs), ``flowapprox.node1d`` (one-dimensional neural ODEs) and
+``flowapprox.collapse`` (collapse of cells onto their centres by multi-well flows).
+
+Chapter 4: ``flowapprox.construction`` (the explicit 2-D construction: zoom, shear, read
+out), ``flowapprox.cost`` (neuron counts), ``flowapprox.baselines`` (non-universal families),
+``flowapprox.node`` (trained neural ODEs) and ``flowapprox.examples`` (shared targets).
+
+Chapter 5: ``flowapprox.obstructions`` (certified lower bounds on sup errors) and
+``flowapprox.annuli`` (the concentric-annuli data set and augmented neural ODEs).
 """
+
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -35,6 +43,7 @@ from . import (
     collapse,
     construction,
     cost,
+    examples,
     monotone,
     node,
     node1d,
@@ -86,6 +95,7 @@ __all__ = [
     "construction",
     "cost",
     "depth_errors",
+    "examples",
     "cell_centres",
     "cell_index",
     "environment",

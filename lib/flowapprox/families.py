@@ -9,7 +9,8 @@ small immutable object that knows the names and shapes of its parameters and eva
 on a batch of points ``x`` of shape ``(batch, n)`` for one explicit parameter set
 ``theta`` (a mapping from names to tensors). There is no hidden state: the same
 ``(x, theta)`` always gives the same field, which keeps gradients correct under any
-integrator (see the engineering notes on stateful fields and ``odeint_adjoint``).
+integrator (a "current piece" attribute gives silently wrong gradients under
+``odeint_adjoint``; ``CONTRIBUTING.md``, "Machine facts").
 
 Three families are provided:
 

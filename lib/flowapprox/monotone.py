@@ -55,7 +55,7 @@ from scipy import sparse
 from scipy.optimize import isotonic_regression, linprog
 from torch import Tensor
 
-from ._validation import check_choice, check_positive_int, check_real, check_tensor
+from ._validation import check_choice, check_interval, check_positive_int, check_real, check_tensor
 from .controls import PiecewiseConstantControl
 from .families import RidgeReLU
 from .flows import ridge_flow
@@ -256,13 +256,6 @@ class LogSlopeTimeCosts:
         return cls(float(np.abs(np.diff(u)).sum()), float(u[0]), float(u[-1]))
 
 
-def _check_interval(lower: object, upper: object) -> tuple[float, float]:
-    lower_f, upper_f = check_real("lower", lower), check_real("upper", upper)
-    if lower_f >= upper_f:
-        raise ValueError(f"lower must be below upper, got {lower_f} and {upper_f}")
-    return lower_f, upper_f
-
-
 def _breakpoints(target: object, lower: float, upper: float) -> tuple[Tensor, Tensor]:
     """The interval's ends and the interior knots, and the log-slopes of the pieces between."""
     if not isinstance(target, PiecewiseLinear):
@@ -288,7 +281,7 @@ def log_slope_time_costs(
 
     Implements :prf:ref:`ch3-thm-budget`.
     """
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     return LogSlopeTimeCosts.from_log_slopes(_breakpoints(target, lower, upper)[1])
 
 
@@ -306,7 +299,7 @@ def minimal_time_cost_lp(target: PiecewiseLinear, lower: float, upper: float) ->
 
     Implements :prf:ref:`ch3-thm-budget`.
     """
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     u = _breakpoints(target, lower, upper)[1].numpy()
     m = u.size - 1
     # Variables: C, R_1..R_m, L_1..L_m, each as positive minus negative part.
@@ -424,7 +417,7 @@ def represent_increasing_pl(
 
     Implements :prf:ref:`ch3-thm-exact`.
     """
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     strategy = check_choice("strategy", strategy, ("minimal", "one-sided"))
     points, log_slopes = _breakpoints(target, lower, upper)
     constant, right, left = _step_decomposition(log_slopes.numpy(), strategy)
@@ -477,7 +470,7 @@ def ridge_flow_as_pl(
         raise TypeError("control must be a PiecewiseConstantControl of the RidgeReLU family")
     if control.dim != 1:
         raise ValueError(f"control must act on the line, got dimension {control.dim}")
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     v, w, b = control.params["v"][:, 0], control.params["w"][:, 0], control.params["b"]
     knots = []
     for j in range(control.num_pieces):
@@ -517,7 +510,7 @@ def random_increasing_pl(
     uniform in ``[lower, upper]``; float64.
     """
     knots = check_positive_int("knots", knots)
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     log_slope = check_real("log_slope", log_slope, nonnegative=True)
     f64 = torch.float64
     margin = 0.05 * (upper - lower)
@@ -544,7 +537,7 @@ def interpolate_increasing(
 
     Implements :prf:ref:`ch3-cor-smooth`.
     """
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     pieces = check_positive_int("pieces", pieces)
     knots = torch.linspace(lower, upper, pieces + 1, dtype=torch.float64)
     values = check_tensor("f(knots)", f(knots), shape=(pieces + 1,))

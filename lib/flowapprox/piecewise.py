@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validation import check_positive_int, check_real, check_tensor
+from ._validation import check_interval, check_positive_int, check_real, check_tensor
 
 
 @dataclass(frozen=True)
@@ -210,9 +210,7 @@ def multiwell(
     delta = check_real("delta", delta, positive=True)
     if delta >= 1:
         raise ValueError(f"delta must lie in (0, 1), got {delta}")
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     dtype = dtype or torch.get_default_dtype()
     h = (upper - lower) / n
     if n == 1:
@@ -232,6 +230,7 @@ def multiwell(
 def cell_centres(cells: int, *, lower: float = 0.0, upper: float = 1.0) -> Tensor:
     """Centres of ``cells`` equal cells of ``[lower, upper]``."""
     n = check_positive_int("cells", cells)
+    lower, upper = check_interval(lower, upper)
     h = (upper - lower) / n
     return lower + h * (torch.arange(n, dtype=torch.get_default_dtype()) + 0.5)
 
@@ -240,6 +239,7 @@ def cell_index(x: Tensor, cells: int, *, lower: float = 0.0, upper: float = 1.0)
     """Index of the cell of each point (points on a boundary go to the right cell; clamped)."""
     x = check_tensor("x", x)
     n = check_positive_int("cells", cells)
+    lower, upper = check_interval(lower, upper)
     return torch.floor((x - lower) / (upper - lower) * n).long().clamp(0, n - 1)
 
 

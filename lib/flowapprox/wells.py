@@ -41,6 +41,7 @@ from torch import Tensor
 
 from ._validation import (
     check_choice,
+    check_interval,
     check_points,
     check_positive_int,
     check_real,
@@ -165,9 +166,7 @@ def interval_well(lower: float, upper: float, *, dtype: torch.dtype | None = Non
     >>> interval_well(-1.0, 1.0).to_piecewise_linear().slopes
     tensor([-1.,  0., -1.])
     """
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     dtype = dtype or torch.get_default_dtype()
     v = torch.tensor([[-1.0], [1.0]], dtype=dtype)
     return RidgeSum(v, -v, torch.tensor([-upper, lower], dtype=dtype), "relu")
@@ -294,9 +293,7 @@ def least_squares_ridge_sum(
     """
     if not callable(target):
         raise TypeError(f"target must be callable, got {type(target).__name__}")
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     m = check_positive_int("num_neurons", num_neurons)
     if m < 2:
         raise ValueError(f"num_neurons must be at least 2, got {m}")
@@ -340,9 +337,7 @@ def sup_distance(
     """
     if not (callable(f) and callable(g)):
         raise TypeError("f and g must be callable")
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     lipschitz = check_real("lipschitz", lipschitz, nonnegative=True)
     n = check_positive_int("num_points", num_points)
     if n < 2:
