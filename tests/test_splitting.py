@@ -368,3 +368,22 @@ def test_rescaling_rejects_bad_input(gen):
     other = PiecewiseConstantControl(Other(), control.durations, control.params)
     with pytest.raises(TypeError, match="rescale_time supports"):
         rescale_time(other, 2.0)
+
+
+def test_splitting_errors_match_the_loop_and_have_the_orders(gen):
+    from flowapprox import fit_loglog
+    from flowapprox.splitting import splitting_errors
+
+    field = RidgeSum.random(3, 2, generator=gen, activation="tanh", dtype=torch.float64)
+    x = torch.randn(20, 2, generator=gen, dtype=torch.float64)
+    reference = reference_flow(field.control(1.0), x, rtol=1e-12, atol=1e-12)
+    rounds = [8, 16, 32, 64]
+    lie = splitting_errors(field, 1.0, x, reference, rounds)
+    strang = splitting_errors(field, 1.0, x, reference, rounds, scheme="strang")
+    assert lie.shape == (4,)
+    direct = float((switching_flow(splitting_control(field, 1.0, 8), x) - reference).norm(dim=1).max())
+    assert lie[0] == direct
+    assert fit_loglog(rounds, lie).order == pytest.approx(1.0, abs=0.15)
+    assert fit_loglog(rounds, strang).order == pytest.approx(2.0, abs=0.2)
+    with pytest.raises(ValueError, match="reference must have shape"):
+        splitting_errors(field, 1.0, x, reference[:3], rounds)

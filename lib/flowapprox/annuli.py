@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as functional
 from torch import Tensor
 
-from ._validation import check_points, check_positive_int, check_real, check_tensor
+from ._validation import check_callable, check_points, check_positive_int, check_real, check_tensor
 from .controls import PiecewiseConstantControl
 from .families import ResidualBlock
 from .flows import flow
@@ -313,8 +313,7 @@ def sample_error(model: object, x: Tensor, y: Tensor, *, p: float = 2.0) -> floa
     On a fresh sample of the data distribution :math:`\mu` this is a Monte Carlo estimate of
     :math:`\|h-F\|_{L^p(\mu)}`.
     """
-    if not callable(model):
-        raise TypeError(f"model must be callable, got {type(model).__name__}")
+    model = check_callable("model", model)
     x = check_points("x", x)
     y = check_tensor("y", y, shape=(x.shape[0],))
     p = check_real("p", p)

@@ -42,7 +42,14 @@ from scipy.optimize import isotonic_regression
 from torch import Tensor
 
 from ._types import Target
-from ._validation import check_points, check_positive_int, check_real, check_tensor
+from ._validation import (
+    check_box,
+    check_callable,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .metrics import Box
 from .piecewise import cell_centres, cell_index
 
@@ -124,10 +131,8 @@ class AdditiveFit:
 
 def _grid_values(target: Target, box: Box, resolution: int) -> Tensor:
     """The target at the midpoints of a ``resolution x resolution`` grid, shape ``(M, M)``."""
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError(f"box must be a 2-D flowapprox.Box, got {box!r}")
+    check_callable("target", target)
+    check_box("box", box, 2)
     m = check_positive_int("resolution", resolution)
     (a1, a2), (b1, b2) = box.lower, box.upper
     c1 = cell_centres(m, lower=a1, upper=b1).to(torch.float64)

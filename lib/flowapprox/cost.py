@@ -35,15 +35,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ._validation import check_control
 from .controls import PiecewiseConstantControl
 from .families import ResidualBlock
 
 
 def _check_relu_control(control: object) -> PiecewiseConstantControl:
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
+    control = check_control("control", control)
     family = control.family
     if not (isinstance(family, ResidualBlock) and family.activation == "relu"):
         raise ValueError(

@@ -42,7 +42,7 @@ import torchdiffeq
 from torch import Tensor
 
 from ._types import Field
-from ._validation import check_choice, check_points, check_positive_int, check_real
+from ._validation import check_choice, check_control, check_points, check_positive_int, check_real
 from .controls import PiecewiseConstantControl
 from .families import RidgeReLU
 
@@ -84,10 +84,7 @@ METHODS: dict[str, tuple[Callable[[Field, Tensor, float | Tensor], Tensor], int]
 
 
 def _check_inputs(control: object, x: object) -> tuple[PiecewiseConstantControl, Tensor]:
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
+    control = check_control("control", control)
     x = check_points("x", x, control.dim)
     if x.dtype != control.durations.dtype:
         raise TypeError(

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from ._types import PointMap
 from ._validation import (
+    check_box,
     check_choice,
     check_planar_point,
     check_points,
@@ -141,8 +142,7 @@ def gauss_legendre(
 
 
 def _check_box(box: object) -> None:
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
+    check_box("box", box)
 
 
 def _unchecked_pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
@@ -318,30 +318,91 @@ def depth_errors(
 
 @dataclass(frozen=True)
 class LogLogFit:
-    """Least-squares line through :math:`(\\log x, \\log y)`: ``log y = slope log x + c``."""
+    r"""Least-squares line through :math:`(\log x, \log y)`: :math:`\log y = s\log x + c`.
+
+    ``slope`` is :math:`s`, ``intercept`` :math:`c`; :attr:`order` is :math:`-s`, the order of
+    convergence when :math:`y` is an error and :math:`x` a resolution.
+    """
 
     slope: float
     intercept: float
     r_squared: float
 
+    @property
+    def order(self) -> float:
+        """:math:`-s`: the observed order of an error that decays like :math:`x^{-\text{order}}`."""
+        return -self.slope
+
     def __call__(self, x: np.ndarray | Sequence[float]) -> np.ndarray:
-        """The fitted power law :math:`e^{c} x^{\\text{slope}}` at ``x``."""
+        """The fitted power law :math:`e^{c} x^{s}` at ``x``."""
         return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
 
 
+@dataclass(frozen=True)
+class ExponentialFit:
+    r"""Least-squares line through :math:`(t, \log y)`: :math:`\log y = s\,t + c`.
+
+    The same parametrisation as :class:`LogLogFit`; :attr:`rate` is :math:`-s` and
+    :attr:`prefactor` :math:`e^{c}`, so that :math:`y\approx Ce^{-\text{rate}\,t}`.
+    """
+
+    slope: float
+    intercept: float
+    r_squared: float
+
+    @property
+    def rate(self) -> float:
+        """:math:`-s`, the decay rate."""
+        return -self.slope
+
+    @property
+    def prefactor(self) -> float:
+        """:math:`e^{c}`, the fitted value at :math:`t=0`."""
+        return float(np.exp(self.intercept))
+
+    def __call__(self, t: np.ndarray | Sequence[float]) -> np.ndarray:
+        """The fitted exponential :math:`e^{c + s t}` at ``t``."""
+        return np.exp(self.intercept + self.slope * np.asarray(t, dtype=float))
+
+
+def _check_fit_data(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, names: tuple[str, str],
+    *, positive_x: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.ndim != 1 or xs.shape != ys.shape or xs.size < 3:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must be 1-D of equal length >= 3, got shapes "
+            f"{xs.shape} and {ys.shape}"
+        )
+    if not np.all(np.isfinite(xs)) or (positive_x and np.any(xs <= 0)):
+        kind = "positive and finite for a log-log fit" if positive_x else "finite"
+        raise ValueError(f"{names[0]} must be {kind}: {xs}")
+    if not np.all(np.isfinite(ys)) or np.any(ys <= 0):
+        raise ValueError(
+            f"{names[1]} must be positive and finite for a fit of log {names[1]}: {ys}"
+        )
+    return xs, ys
+
+
 def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> LogLogFit:
-    """Fit a power law :math:`y \\approx C x^{\\text{slope}}` by least squares in log-log scale.
+    """Fit a power law :math:`y \approx C x^{\text{slope}}` by least squares in log-log scale.
 
     Uses ``scipy.stats.linregress``; ``x`` and ``y`` must be positive, finite, of equal length
     and contain at least three points.
     """
-    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if xs.ndim != 1 or xs.shape != ys.shape or xs.size < 3:
-        raise ValueError(
-            f"x and y must be 1-D of equal length >= 3, got shapes {xs.shape} and {ys.shape}"
-        )
-    for name, values in (("x", xs), ("y", ys)):
-        if not np.all(np.isfinite(values)) or np.any(values <= 0):
-            raise ValueError(f"{name} must be positive and finite for a log-log fit: {values}")
+    xs, ys = _check_fit_data(x, y, ("x", "y"), positive_x=True)
     result = stats.linregress(np.log(xs), np.log(ys))
     return LogLogFit(float(result.slope), float(result.intercept), float(result.rvalue**2))
+
+
+def fit_exponential(
+    t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> ExponentialFit:
+    """Fit :math:`y\approx Ce^{-\text{rate}\\,t}` (``scipy.stats.linregress`` on :math:`\\log y`).
+
+    ``t`` and ``y`` must be 1-D of equal length at least 3, finite, and ``y`` positive.
+    """
+    ts, ys = _check_fit_data(t, y, ("t", "y"), positive_x=False)
+    result = stats.linregress(ts, np.log(ys))
+    return ExponentialFit(float(result.slope), float(result.intercept), float(result.rvalue**2))

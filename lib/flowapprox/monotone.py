@@ -55,7 +55,14 @@ from scipy import sparse
 from scipy.optimize import isotonic_regression, linprog
 from torch import Tensor
 
-from ._validation import check_choice, check_interval, check_positive_int, check_real, check_tensor
+from ._validation import (
+    check_box,
+    check_choice,
+    check_interval,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .controls import PiecewiseConstantControl
 from .families import RidgeReLU
 from .flows import ridge_flow
@@ -192,8 +199,7 @@ def increasing_lower_bound(
 
     Implements :prf:ref:`ch3-prop-obstruction`.
     """
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
+    check_box("box", box)
     if box.dim != 1:
         raise ValueError(f"box must be one-dimensional, got dimension {box.dim}")
     x = sobol_points(box, n_points, seed=seed)[:, 0]

@@ -33,7 +33,15 @@ import torch
 from torch import Tensor
 
 from ._types import Target
-from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
+from ._validation import (
+    check_box,
+    check_callable,
+    check_choice,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .controls import PiecewiseConstantControl
 from .cost import neuron_count
 from .families import ResidualBlock
@@ -140,10 +148,8 @@ def train_node(
     progress
         Progress bar (see :func:`flowapprox.train`).
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
+    check_callable("target", target)
+    check_box("box", box)
     pieces = check_positive_int("pieces", pieces)
     width = check_positive_int("width", width)
     horizon = check_real("horizon", horizon, positive=True)

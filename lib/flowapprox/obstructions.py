@@ -41,7 +41,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,13 +50,15 @@ from torch import Tensor
 
 from ._types import Target
 from ._validation import (
+    check_callable,
     check_choice,
     check_planar_point,
+    check_points,
     check_positive_int,
     check_real,
     check_tensor,
 )
-from .metrics import circle
+from .metrics import circle, max_error
 
 #: Kinds of interior extremum of :func:`max_principle_bound`.
 KINDS = ("max", "min")
@@ -140,8 +142,7 @@ def degree_bound(
 
     Implements :prf:ref:`ch5-prop-degree` and :prf:ref:`ch5-cor-reflection`.
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+    check_callable("target", target)
     radius, lipschitz, n = _check_common(radius, lipschitz, n_points)
     x0 = check_planar_point(centre)
     dtype = torch.float64
@@ -236,8 +237,7 @@ def max_principle_bound(
 
     Implements :prf:ref:`ch5-prop-max-principle`.
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+    check_callable("target", target)
     radius, lipschitz, n = _check_common(radius, lipschitz, n_points)
     kind = check_choice("kind", kind, KINDS)
     x0 = check_planar_point(centre)
@@ -256,3 +256,38 @@ def max_principle_bound(
         extreme = float(values.min())
         kappa = extreme - correction - f0
     return MaxPrincipleCertificate(kind, f0, extreme, correction, kappa)
+
+
+def error_table(
+    target: Target,
+    build: Callable[[int], Target],
+    cells: Sequence[int],
+    *,
+    l2: Callable[[Target], float],
+    sup_points: Callable[[int], Tensor],
+    naive_points: Tensor,
+) -> dict[int, dict[str, float]]:
+    r"""The errors of a family of approximants, one row per grid size (book, Chapter 5).
+
+    For each ``n`` in ``cells`` the approximant ``build(n)`` gets a row with its ``"l2"``
+    error (``l2(approximant)``), its sup error ``"sup"`` on ``sup_points(n)`` (e.g. a
+    :func:`flowapprox.metrics.edge_grid` restricted to a disk or to the data's support,
+    which contains the cell edges where the construction's error concentrates) and its
+    ``"naive"`` sup error on the fixed ``naive_points`` (random points, which miss the edges).
+    The gap between ``"sup"`` and ``"naive"`` is what the certificates of this module are for.
+    """
+    check_callable("target", target)
+    check_callable("build", build)
+    check_callable("l2", l2)
+    check_callable("sup_points", sup_points)
+    naive_points = check_points("naive_points", naive_points)
+    rows: dict[int, dict[str, float]] = {}
+    for n in cells:
+        n = check_positive_int("cells[i]", n)
+        approximant = check_callable("build(n)", build(n))
+        rows[n] = {
+            "l2": float(l2(approximant)),
+            "sup": max_error(target, approximant, sup_points(n)),
+            "naive": max_error(target, approximant, naive_points),
+        }
+    return rows

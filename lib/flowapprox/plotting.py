@@ -31,7 +31,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ._validation import check_positive_int, check_tensor
+from ._validation import check_box, check_positive_int, check_tensor
 from .metrics import Box, LogLogFit, grid
 
 #: Size of one panel in inches and the resolution of every figure.
@@ -237,8 +237,7 @@ def plot_map(
     ``log`` draws :math:`\log_{10}` of the values (clipped below at :math:`10^{-16}`);
     ``label`` names the colour bar; further keyword arguments go to ``ax.imshow``.
     """
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError(f"box must be a 2-D flowapprox.Box, got {box!r}")
+    check_box("box", box, 2)
     m = check_positive_int("points_per_axis", points_per_axis)
     x = grid(box, m)
     with torch.no_grad():
@@ -266,8 +265,7 @@ def plot_well(
     """
     if not callable(well) or getattr(well, "dim", None) != 2:  # a RidgeSum of Chapter 2
         raise ValueError("well must be a RidgeSum on the plane (dim 2)")
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError("box must be a 2-D flowapprox.Box")
+    check_box("box", box, 2)
     res = check_positive_int("resolution", resolution)
     points = grid(box, res, dtype=well.v.dtype)
     with torch.no_grad():

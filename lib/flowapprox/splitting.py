@@ -38,14 +38,17 @@ strang 5e-05
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from scipy.special import wrightomega
 from torch import Tensor
 
 from ._validation import (
     check_choice,
+    check_control,
     check_points,
     check_positive_int,
     check_real,
@@ -286,10 +289,7 @@ def neuron_flow(
 
 
 def _check_control(control: object) -> None:
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
+    check_control("control", control)
 
 
 def _neuron_pieces(control: PiecewiseConstantControl) -> tuple[Tensor, Tensor, Tensor, str]:
@@ -406,6 +406,33 @@ def splitting_control(
         "b": field.b[index].unsqueeze(1),
     }
     return PiecewiseConstantControl(ResidualBlock(1, field.activation), durations, params)
+
+
+def splitting_errors(
+    field: RidgeSum,
+    t: float,
+    x: Tensor,
+    reference: Tensor,
+    rounds: Sequence[int],
+    *,
+    scheme: str = "lie",
+) -> np.ndarray:
+    r"""Max errors :math:`\max_i|\varphi_k(x_i) - \varphi^f_t(x_i)|` of splitting, per round count.
+
+    :math:`\varphi_k` is the exact flow (:func:`switching_flow`) of
+    :func:`splitting_control` ``(field, t, k, scheme=scheme)``; ``reference`` holds the
+    images :math:`\varphi^f_t(x)` of the points ``x`` under the full field. Fit the observed
+    order with :func:`flowapprox.fit_loglog` (its ``order``).
+
+    Implements :prf:ref:`ch2-thm-lie-trotter`.
+    """
+    x = check_points("x", x)
+    reference = check_tensor("reference", reference, shape=tuple(x.shape))
+    errors = []
+    for k in rounds:
+        image = switching_flow(splitting_control(field, t, k, scheme=scheme), x)
+        errors.append(float(torch.linalg.vector_norm(image - reference, dim=1).max()))
+    return np.asarray(errors)
 
 
 def hyperplane_points(

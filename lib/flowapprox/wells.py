@@ -40,6 +40,7 @@ from scipy.optimize import linprog
 from torch import Tensor
 
 from ._validation import (
+    check_callable,
     check_choice,
     check_interval,
     check_points,
@@ -291,8 +292,7 @@ def least_squares_ridge_sum(
     >>> bool((fit(x[:, None])[:, 0] - x.abs()).abs().max() < 0.05)
     True
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+    check_callable("target", target)
     lower, upper = check_interval(lower, upper)
     m = check_positive_int("num_neurons", num_neurons)
     if m < 2:
