@@ -54,7 +54,7 @@ from . import (
 )
 from .controls import PiecewiseConstantControl
 from .families import Affine, ControlFamily, ResidualBlock, RidgeReLU
-from .flows import METHODS, FlowBlowUpError, flow, reference_flow, resnet, ridge_flow
+from .flows import METHODS, FlowBlowUpError, Solver, flow, reference_flow, resnet, ridge_flow
 from .metrics import (
     Box,
     LogLogFit,
@@ -88,6 +88,7 @@ __all__ = [
     "ResidualBlock",
     "RidgeReLU",
     "Session",
+    "Solver",
     "annuli",
     "baselines",
     "claims",

@@ -51,7 +51,7 @@ from torch import Tensor
 from ._validation import check_callable, check_points, check_positive_int, check_real, check_tensor
 from .controls import PiecewiseConstantControl
 from .families import ResidualBlock
-from .flows import flow
+from .flows import Solver, flow
 from .training import train
 
 #: Radii of the inner disk (label -1) and of the outer annulus (label +1), as in the reference.
@@ -203,8 +203,13 @@ class FlowModel:
     def flow_map(self, x: Tensor, *, refine: int = 1) -> Tensor:
         """The flow map applied to the embedded points, RK4 with ``refine`` times the
         training steps (``refine > 1`` approximates the exact flow of the control)."""
-        steps = self.steps_per_piece * check_positive_int("refine", refine)
-        return flow(self.control, self.embed(x), method="rk4", steps_per_piece=steps)
+        refine = check_positive_int("refine", refine)
+        return self.solver.refined(refine)(self.control, self.embed(x))
+
+    @property
+    def solver(self) -> Solver:
+        """The training integrator (classical RK4) as a :class:`~flowapprox.Solver`."""
+        return Solver("rk4", self.steps_per_piece)
 
     def __call__(self, x: Tensor, *, refine: int = 1) -> Tensor:
         """The model's output at points ``x`` of shape ``(batch, n)``; shape ``(batch,)``."""

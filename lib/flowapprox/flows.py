@@ -36,6 +36,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torchdiffeq
@@ -182,6 +183,36 @@ def resnet(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     Implements :prf:ref:`ch1-prop-resnet-euler`.
     """
     return flow(control, x, method="euler", steps_per_piece=1)
+
+
+@dataclass(frozen=True)
+class Solver:
+    """Solver settings of a fixed-step flow: the method and the steps per piece.
+
+    One small object for every caller that integrates a control the same way several times
+    (training, evaluation, refinement): ``Solver("rk4", 8)(control, x)`` is
+    ``flow(control, x, method="rk4", steps_per_piece=8)``, and :meth:`refined` multiplies the
+    steps (a cross-check that the discretisation has converged).
+
+    >>> Solver("rk4", 4).refined(2)
+    Solver(method='rk4', steps_per_piece=8)
+    """
+
+    method: str = "rk4"
+    steps_per_piece: int = 1
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, tuple(METHODS))
+        check_positive_int("steps_per_piece", self.steps_per_piece)
+
+    def __call__(self, control: PiecewiseConstantControl, x: Tensor) -> Tensor:
+        """The flow map of ``control`` at ``x`` with these settings (:func:`flow`)."""
+        return flow(control, x, method=self.method, steps_per_piece=self.steps_per_piece)
+
+    def refined(self, factor: int) -> Solver:
+        """The same method with ``factor`` times the steps per piece."""
+        factor = check_positive_int("factor", factor)
+        return Solver(self.method, self.steps_per_piece * factor)
 
 
 def reference_flow(

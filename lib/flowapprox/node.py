@@ -45,7 +45,7 @@ from ._validation import (
 from .controls import PiecewiseConstantControl
 from .cost import neuron_count
 from .families import ResidualBlock
-from .flows import METHODS, flow, reference_flow
+from .flows import METHODS, Solver, flow, reference_flow
 from .metrics import Box, sobol_points
 from .training import train
 
@@ -73,9 +73,14 @@ class NeuralODE:
     steps_per_piece: int
     losses: np.ndarray
 
+    @property
+    def solver(self) -> Solver:
+        """The training integrator as a :class:`~flowapprox.Solver`."""
+        return Solver(self.method, self.steps_per_piece)
+
     def flow_map(self, x: Tensor) -> Tensor:
         """The flow map computed by the training integrator."""
-        return flow(self.control, x, method=self.method, steps_per_piece=self.steps_per_piece)
+        return self.solver(self.control, x)
 
     def readout(self, y: Tensor) -> Tensor:
         r"""The affine readout :math:`u\cdot y + \beta`."""

@@ -36,7 +36,7 @@ from torch import Tensor
 from ._validation import check_choice, check_points, check_positive_int, check_real
 from .controls import PiecewiseConstantControl
 from .families import ACTIVATIONS, ResidualBlock
-from .flows import flow
+from .flows import Solver, flow
 from .training import train
 
 
@@ -71,7 +71,7 @@ def evaluate(control: PiecewiseConstantControl, x: Tensor, *, steps_per_piece: i
     """The flow map of a 1-D control at ``x`` (shape ``(batch, 1)``), RK4 without gradient."""
     x = check_points("x", x, 1)
     with torch.no_grad():
-        return flow(control, x, method="rk4", steps_per_piece=steps_per_piece)
+        return Solver("rk4", steps_per_piece)(control, x)
 
 
 def _detached(control: PiecewiseConstantControl) -> PiecewiseConstantControl:
