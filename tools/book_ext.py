@@ -274,7 +274,9 @@ class TheoryMap(_BookDirective):
             for k, (doc, claim_id) in enumerate(claims.get(label, [])):
                 ids += [nodes.Text(", ")] if k else []
                 ids += _link(claim_id, self.link(doc, "claim-" + claim_id))
-            rows.append([ref, names, ids])
+            result = nodes.inline()
+            result += [ref, nodes.Text(" "), _literal(label)]
+            rows.append([result, names, ids])
         return [_paragraph(f"{len(rows)} labelled results are implemented in the library or "
                            "supported by claims."),
                 _table(["result", "library objects", "claims"], rows, [26, 40, 34])]

@@ -13,7 +13,7 @@ measures, for a list of times and with the exact flow :func:`flowapprox.pl_flow`
 * the measure of the unconverged set :math:`\{|\varphi_T - S| > \text{tol}\}`.
 
 :func:`collapse_prefactor` is the constant :math:`A` of the book's formula
-:math:`\|\varphi_T-S\|_{L^1}\approx Ae^{-T}`, and :func:`flowapprox.metrics.fit_exponential` fits
+:math:`\|\varphi_T-S\|_{L^1}\approx Ae^{-T}`, and :func:`flowapprox.fit_exponential` fits
 :math:`y\approx C e^{-\text{rate}\,T}`.
 
 Examples

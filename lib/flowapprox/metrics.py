@@ -317,16 +317,23 @@ def depth_errors(
 
 
 @dataclass(frozen=True)
-class LogLogFit:
-    r"""Least-squares line through :math:`(\log x, \log y)`: :math:`\log y = s\log x + c`.
-
-    ``slope`` is :math:`s`, ``intercept`` :math:`c`; :attr:`order` is :math:`-s`, the order of
-    convergence when :math:`y` is an error and :math:`x` a resolution.
-    """
+class LineFit:
+    r"""A least-squares line :math:`\log y = s\,u + c` (``slope`` :math:`s`, ``intercept``
+    :math:`c`, coefficient of determination ``r_squared``); :math:`u=\log x` for
+    :class:`LogLogFit`, :math:`u=t` for :class:`ExponentialFit`."""
 
     slope: float
     intercept: float
     r_squared: float
+
+
+@dataclass(frozen=True)
+class LogLogFit(LineFit):
+    r"""Least-squares line through :math:`(\log x, \log y)`: :math:`\log y = s\log x + c`.
+
+    :attr:`order` is :math:`-s`, the order of convergence when :math:`y` is an error and
+    :math:`x` a resolution.
+    """
 
     @property
     def order(self) -> float:
@@ -339,16 +346,12 @@ class LogLogFit:
 
 
 @dataclass(frozen=True)
-class ExponentialFit:
+class ExponentialFit(LineFit):
     r"""Least-squares line through :math:`(t, \log y)`: :math:`\log y = s\,t + c`.
 
     The same parametrisation as :class:`LogLogFit`; :attr:`rate` is :math:`-s` and
     :attr:`prefactor` :math:`e^{c}`, so that :math:`y\approx Ce^{-\text{rate}\,t}`.
     """
-
-    slope: float
-    intercept: float
-    r_squared: float
 
     @property
     def rate(self) -> float:

@@ -271,7 +271,7 @@ def error_table(
 
     For each ``n`` in ``cells`` the approximant ``build(n)`` gets a row with its ``"l2"``
     error (``l2(approximant)``), its sup error ``"sup"`` on ``sup_points(n)`` (e.g. a
-    :func:`flowapprox.metrics.edge_grid` restricted to a disk or to the data's support,
+    :func:`flowapprox.edge_grid` restricted to a disk or to the data's support,
     which contains the cell edges where the construction's error concentrates) and its
     ``"naive"`` sup error on the fixed ``naive_points`` (random points, which miss the edges).
     The gap between ``"sup"`` and ``"naive"`` is what the certificates of this module are for.
