@@ -115,3 +115,13 @@ def test_imports_follow_the_layering(path):
         else:
             allowed = target in CORE or CHAPTER.get(target, 99) <= CHAPTER[name]
         assert allowed, f"flowapprox.{name} may not import flowapprox.{target}"
+
+
+def test_every_supported_label_is_a_result_of_the_book():
+    from tools.book_ext import read_claims
+
+    labels = book_labels(ROOT)
+    for notebook in sorted(ROOT.glob("chapters/*/*.ipynb")):
+        for claim in read_claims(notebook):
+            unknown = [label for label in claim.get("supports", []) if label not in labels]
+            assert not unknown, f"{notebook.name}: claim {claim['id']} supports unknown {unknown}"
