@@ -240,6 +240,8 @@ def train_flow_model(
 ) -> FlowModel:
     """Train a (possibly augmented) neural ODE with a linear readout by Adam on the Huber loss.
 
+    Implements :prf:ref:`ch5-prop-augment`.
+
     Parameters
     ----------
     x, y
@@ -258,8 +260,6 @@ def train_flow_model(
         Seeds the initial weights and the order of the mini-batches.
     progress
         Progress bar (see :func:`flowapprox.train`).
-
-    Implements :prf:ref:`ch5-prop-augment`.
     """
     x = check_points("x", x)
     y = check_tensor("y", y, shape=(x.shape[0],))

@@ -74,6 +74,8 @@ def best_affine(x: Tensor, y: Tensor, weights: Tensor | None = None) -> AffineMa
 
     Solved by ``torch.linalg.lstsq`` (driver ``gelsd``, robust to rank deficiency).
 
+    Implements :prf:ref:`ch4-prop-non-examples`.
+
     Parameters
     ----------
     x
@@ -83,8 +85,6 @@ def best_affine(x: Tensor, y: Tensor, weights: Tensor | None = None) -> AffineMa
     weights
         Optional positive quadrature weights, shape ``(batch,)`` (e.g. Gauss-Legendre); with
         uniform or quasi-random points leave it out.
-
-    Implements :prf:ref:`ch4-prop-non-examples`.
     """
     x = check_points("x", x)
     y = check_tensor("y", y)

@@ -15,8 +15,9 @@ value and a :class:`Criterion`. The claim is
 
 A claim names the labelled results of the book it supports (``supports=("ch3-thm-budget",)``);
 the claims ledger lists, for each label, the library objects that implement it (docstrings
-saying "Implements :prf:ref:`label`") and the claims that support it. Glue needs the book's
-stack (``myst_nb``); without it the claim is still checked, recorded and shown.
+that say "Implements" followed by a ``prf:ref`` role for the label) and the claims that
+support it. Glue needs the book's stack (``myst_nb``); without it the claim is still
+checked, recorded and shown.
 
 Rounding makes the rows stable across machines: values are shown with ``fmt`` (three
 significant digits by default); quantities at round-off level use ``fmt="bound"``, which
@@ -41,7 +42,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _ID = re.compile(r"[a-z0-9][a-z0-9.\-]*")
-#: Labels of the book's results: ``ch<N>-<kind>-<name>``, e.g. ``ch2-def-time-cost``.
+#: Pattern of the labels of the book's results, ``ch<N>-<kind>-<name>``
+#: (e.g. ``ch2-def-time-cost``).
 LABEL = re.compile(r"ch[0-9]+-[a-z]+-[a-z0-9\-]+")
 _REGISTRY: dict[str, Claim] = {}
 

@@ -75,6 +75,8 @@ def collapse_curve(
 ) -> CollapseCurve:
     r"""Distances between :math:`\varphi_T` of :math:`\psi_{N,\delta}` on [0, 1] and the step map.
 
+    Implements :prf:ref:`ch3-prop-collapse`.
+
     Parameters
     ----------
     cells, delta
@@ -93,8 +95,6 @@ def collapse_curve(
     -----
     ``pl_flow`` computes :math:`\exp(sT)` for the slope :math:`s=(1-\delta)/\delta` of the
     layers; keep :math:`sT < 700` (float64 range).
-
-    Implements :prf:ref:`ch3-prop-collapse`.
     """
     n = check_positive_int("cells", cells)
     delta = check_real("delta", delta, positive=True)

@@ -340,6 +340,8 @@ def construct(
 ) -> Construction:
     r"""Build the explicit flow-plus-readout approximant of ``target`` on a 2-D ``box``.
 
+    Implements :prf:ref:`ch4-def-construction` and :prf:ref:`ch4-prop-construction`.
+
     Parameters
     ----------
     target
@@ -377,8 +379,6 @@ def construct(
     The error converges to that of the piecewise-constant approximant as ``zoom_time``
     grows (book, Chapter 4, :prf:ref:`ch4-prop-construction`); :func:`zoom_schedule` gives
     zoom times that reach that plateau for Lipschitz targets.
-
-    Implements :prf:ref:`ch4-def-construction` and :prf:ref:`ch4-prop-construction`.
     """
     check_callable("target", target)
     check_box("box", box, 2)
@@ -508,6 +508,8 @@ def construct_lifted(
     :math:`N\times1` cells and the target :math:`F(x_1)`; the lifted points :math:`(x, 0)` lie
     on the centre line of the single row, which the zoom along :math:`x_2` leaves in place.
 
+    Implements :prf:ref:`ch4-rem-lift`.
+
     Parameters
     ----------
     target
@@ -518,8 +520,6 @@ def construct_lifted(
         Number :math:`N` of cells of the interval.
     zoom_time, delta
         As in :func:`construct`.
-
-    Implements :prf:ref:`ch4-rem-lift`.
     """
     check_callable("target", target)
     check_box("interval", interval, 1)

@@ -33,6 +33,8 @@ from .families import ControlFamily
 class PiecewiseConstantControl:
     """A control that is constant on each of ``k`` consecutive time intervals.
 
+    Implements :prf:ref:`ch1-def-flow-map`.
+
     Parameters
     ----------
     family
@@ -42,8 +44,6 @@ class PiecewiseConstantControl:
     params
         Mapping from the family's parameter names to tensors whose first dimension is
         ``k`` (piece ``j`` uses ``params[name][j]``).
-
-    Implements :prf:ref:`ch1-def-flow-map`.
     """
 
     family: ControlFamily

@@ -127,6 +127,8 @@ def flow(
 ) -> Tensor:
     r"""Integrate the controlled ODE with a fixed-step method, piece by piece.
 
+    Implements :prf:ref:`ch1-def-flow-map` and :prf:ref:`ch1-thm-euler-convergence`.
+
     Parameters
     ----------
     control
@@ -152,8 +154,6 @@ def flow(
     ------
     FlowBlowUpError
         If a state becomes NaN or infinite; the error names the piece and step.
-
-    Implements :prf:ref:`ch1-def-flow-map` and :prf:ref:`ch1-thm-euler-convergence`.
     """
     control, x = _check_inputs(control, x)
     step = METHODS[check_choice("method", method, tuple(METHODS))][0]

@@ -235,13 +235,15 @@ def lp_error(
         The domain of integration.
     p
         The exponent, ``1 <= p < inf`` (use :func:`max_error` for the sup norm).
-
-    The points are drawn in the default dtype; ``f`` and ``g`` must accept them (a
-    :class:`~flowapprox.construction.Construction` converts them to float64 and back).
     rule
         ``"sobol"``: quasi-Monte Carlo with ``n_points`` scrambled Sobol points (seeded);
         ``"gauss"``: tensor Gauss-Legendre with ``order`` nodes per axis (accurate for smooth
         integrands only).
+
+    Notes
+    -----
+    The points are drawn in the default dtype; ``f`` and ``g`` must accept them (a
+    :class:`~flowapprox.construction.Construction` converts them to float64 and back).
     """
     _check_box(box)
     p = check_real("p", p)

@@ -188,6 +188,8 @@ def increasing_lower_bound(
     tolerance. It approximates the continuous bound
     :math:`\inf_\varphi\|F-\varphi\|_{L^p}` up to the quadrature error of the rule.
 
+    Implements :prf:ref:`ch3-prop-obstruction`.
+
     Parameters
     ----------
     target
@@ -196,8 +198,6 @@ def increasing_lower_bound(
         A one-dimensional :class:`~flowapprox.Box`.
     p, n_points, seed
         The exponent (``1`` or ``2``) and the Sobol rule, as in :func:`~flowapprox.lp_error`.
-
-    Implements :prf:ref:`ch3-prop-obstruction`.
     """
     check_box("box", box)
     if box.dim != 1:
@@ -408,6 +408,8 @@ def represent_increasing_pl(
     After step 2 the log-derivative equals :math:`\log F'` on the interval, so step 3 makes
     the map equal to ``target`` there. Neurons with zero jump are omitted.
 
+    Implements :prf:ref:`ch3-thm-exact`.
+
     Parameters
     ----------
     target
@@ -420,8 +422,6 @@ def represent_increasing_pl(
         onto :math:`[-P,N]` (:math:`P, N` the sums of the positive and negative jumps), which
         attains the minimal time cost :attr:`LogSlopeTimeCosts.minimal` with at most one knot
         carrying two neurons.
-
-    Implements :prf:ref:`ch3-thm-exact`.
     """
     lower, upper = check_interval(lower, upper)
     strategy = check_choice("strategy", strategy, ("minimal", "one-sided"))

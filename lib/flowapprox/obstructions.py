@@ -20,8 +20,8 @@ points:
   interior minimum).
 
 Sup errors of approximants concentrate on sets of tiny measure (the cell edges of the
-book's construction), which random points miss: measure them on :func:`edge_grid`,
-restricted to the disk with :func:`ball_points`.
+book's construction), which random points miss: measure them on :func:`flowapprox.edge_grid`,
+restricted to the disk with :func:`flowapprox.ball_points`.
 
 Examples
 --------
@@ -127,6 +127,8 @@ def degree_bound(
     :math:`s = 2r\sin(\pi/n)` the spacing of the points and :math:`L` the Lipschitz
     constant of :math:`F` on the circle; otherwise a ``ValueError`` asks for more points.
 
+    Implements :prf:ref:`ch5-prop-degree` and :prf:ref:`ch5-cor-reflection`.
+
     Parameters
     ----------
     target
@@ -139,8 +141,6 @@ def degree_bound(
         Number of equally spaced points on the circle.
     point
         The point :math:`p` (default :math:`F(x_0)`).
-
-    Implements :prf:ref:`ch5-prop-degree` and :prf:ref:`ch5-cor-reflection`.
     """
     check_callable("target", target)
     radius, lipschitz, n = _check_common(radius, lipschitz, n_points)
@@ -222,6 +222,8 @@ def max_principle_bound(
     :math:`L\cdot 2r\sin(\pi/2n)` gives an upper bound and the returned :math:`\kappa` is
     never larger than the exact one. ``kind="min"`` treats an interior minimum.
 
+    Implements :prf:ref:`ch5-prop-max-principle`.
+
     Parameters
     ----------
     target
@@ -234,8 +236,6 @@ def max_principle_bound(
         Number of equally spaced points on the circle.
     kind
         ``"max"`` or ``"min"``.
-
-    Implements :prf:ref:`ch5-prop-max-principle`.
     """
     check_callable("target", target)
     radius, lipschitz, n = _check_common(radius, lipschitz, n_points)

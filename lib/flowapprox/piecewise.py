@@ -118,6 +118,8 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
     the loop runs at most ``len(knots) + 1`` times. Zeros of :math:`\psi` are never crossed;
     points on them stay put.
 
+    Implements :prf:ref:`ch3-lem-neuron`.
+
     Parameters
     ----------
     field
@@ -126,8 +128,6 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
         Initial points, any shape, same dtype as the field.
     t
         Time, non-negative and finite.
-
-    Implements :prf:ref:`ch3-lem-neuron`.
     """
     if not isinstance(field, PiecewiseLinear):
         raise TypeError(f"field must be a PiecewiseLinear, got {type(field).__name__}")

@@ -231,8 +231,9 @@ def plot_map(
     label: str = "",
     **imshow: Any,
 ) -> Axes:
-    r"""Draw the scalar function ``func`` (e.g. a model, or a :func:`pointwise_error`) as an
-    image on :func:`flowapprox.grid` of the 2-D ``box``, one pixel per grid point.
+    r"""Draw the scalar function ``func`` (e.g. a model, or a
+    :func:`flowapprox.pointwise_error`) as an image on :func:`flowapprox.grid` of the 2-D
+    ``box``, one pixel per grid point.
 
     ``log`` draws :math:`\log_{10}` of the values (clipped below at :math:`10^{-16}`);
     ``label`` names the colour bar; further keyword arguments go to ``ax.imshow``.

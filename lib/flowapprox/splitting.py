@@ -249,6 +249,8 @@ def neuron_flow(
     For :math:`a\to0` the travel tends to :math:`\sigma(s_0)\,t`; the formulas are evaluated
     without cancellation, and :math:`t` may be negative (backward flow).
 
+    Implements :prf:ref:`ch2-prop-neuron-flows`.
+
     Parameters
     ----------
     x
@@ -269,8 +271,6 @@ def neuron_flow(
     >>> neuron_flow(x, torch.tensor([1.0, 0.0]), torch.tensor([1.0, 0.0]), 0.0, 1.0)
     tensor([[ 2.7183,  0.0000],
             [-1.0000,  0.0000]])
-
-    Implements :prf:ref:`ch2-prop-neuron-flows`.
     """
     x = check_points("x", x)
     n = x.shape[1]
@@ -315,6 +315,8 @@ def switching_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     activation), run for its duration with :func:`neuron_flow`: no solver error. For ReLU
     pieces this is :func:`flowapprox.ridge_flow`.
 
+    Implements :prf:ref:`ch2-prop-neuron-flows`.
+
     Examples
     --------
     >>> import torch
@@ -323,8 +325,6 @@ def switching_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     >>> control = PiecewiseConstantControl(ResidualBlock(1, "tanh"), torch.tensor([2.0]), params)
     >>> switching_flow(control, torch.tensor([[0.5]]))  # sinh x(2) = sinh(0.5) e^2
     tensor([[2.0578]])
-
-    Implements :prf:ref:`ch2-prop-neuron-flows`.
     """
     _check_control(control)
     v, w, b, activation = _neuron_pieces(control)
@@ -358,13 +358,13 @@ def splitting_control(
     is the same map (:prf:ref:`ch2-prop-time-rescaling`) with horizon :math:`t\sum_i a_i`
     (``t`` for convex weights) instead of :math:`Nt`.
 
+    Implements :prf:ref:`ch2-thm-lie-trotter`.
+
     Returns
     -------
     PiecewiseConstantControl
         A control of the family ``ResidualBlock(width=1, activation)``; compute its flow
         exactly with :func:`switching_flow`.
-
-    Implements :prf:ref:`ch2-thm-lie-trotter`.
     """
     if not isinstance(field, RidgeSum):
         raise TypeError(f"field must be a RidgeSum, got {type(field).__name__}")
@@ -485,6 +485,8 @@ def rescale_time(control: PiecewiseConstantControl, factor: float) -> PiecewiseC
     :math:`T/\lambda`. Supported families: :class:`~flowapprox.RidgeReLU` (scales ``v``),
     :class:`~flowapprox.ResidualBlock` (``W``) and :class:`~flowapprox.Affine` (``A`` and ``b``).
 
+    Implements :prf:ref:`ch2-prop-time-rescaling`.
+
     Examples
     --------
     >>> import torch
@@ -492,8 +494,6 @@ def rescale_time(control: PiecewiseConstantControl, factor: float) -> PiecewiseC
     >>> control = PiecewiseConstantControl.random(RidgeReLU(), 2, pieces=3)
     >>> rescale_time(control, 4.0).horizon
     0.25
-
-    Implements :prf:ref:`ch2-prop-time-rescaling`.
     """
     _check_control(control)
     factor = check_real("factor", factor, positive=True)

@@ -84,6 +84,8 @@ def polytope_well(normals: Tensor, offsets: Tensor, direction: Tensor) -> RidgeS
 
     The polytope is :math:`P = \{x : w_j\cdot x\le c_j,\ j = 1,\dots,m\}`.
 
+    Implements :prf:ref:`ch2-prop-polytope-well`.
+
     Parameters
     ----------
     normals
@@ -108,8 +110,6 @@ def polytope_well(normals: Tensor, offsets: Tensor, direction: Tensor) -> RidgeS
     >>> triangle.num_neurons, triangle(torch.tensor([[0.0, 0.0], [0.0, 2.0]]))
     (3, tensor([[0., 0.],
             [2., 2.]]))
-
-    Implements :prf:ref:`ch2-prop-polytope-well`.
     """
     normals = check_tensor("normals", normals, ndim=2)
     m, n = normals.shape
@@ -196,14 +196,14 @@ def displacement_lower_bound(well: RidgeSum, x: Tensor, t: float) -> Tensor:
     (:math:`|d|\rho(x)t` if :math:`\kappa = 0`): zero exactly on the well, positive outside
     (:prf:ref:`ch2-prop-polytope-well`).
 
+    Implements :prf:ref:`ch2-def-well`.
+
     Examples
     --------
     >>> import torch
     >>> well = box_well([-1.0], [1.0], direction=[-1.0])
     >>> displacement_lower_bound(well, torch.tensor([[0.5], [3.0]]), 1.0)
     tensor([0.0000, 1.2642])
-
-    Implements :prf:ref:`ch2-def-well`.
     """
     d = _check_common_direction(well)
     x = check_points("x", x, well.dim)
@@ -356,12 +356,12 @@ def gronwall_bound(field_error: float, lipschitz: float, t: float) -> float:
     \varepsilon(e^{Lt}-1)/L \le \varepsilon\,t\,e^{Lt}` (book, Chapter 2,
     :prf:ref:`ch2-lem-gronwall`); for :math:`L = 0` the bound is :math:`\varepsilon t`.
 
+    Implements :prf:ref:`ch2-lem-gronwall`.
+
     Examples
     --------
     >>> round(gronwall_bound(1e-3, 1.0, 2.0), 6)
     0.006389
-
-    Implements :prf:ref:`ch2-lem-gronwall`.
     """
     eps = check_real("field_error", field_error, nonnegative=True)
     lip = check_real("lipschitz", lipschitz, nonnegative=True)
