@@ -14,6 +14,8 @@ Core:
 * ``flowapprox.piecewise``: piecewise-linear functions and their exact 1-D flows;
 * ``flowapprox.metrics``: errors, point sets, grids, Jacobians, rates;
 * ``flowapprox.training``: the training loop;
+* ``flowapprox.models``: trained flow models (control, readout, solver) and their fit;
+* ``flowapprox.cost``: neuron counts of ReLU controls;
 * ``flowapprox.claims``: checked claims;
 * ``flowapprox.plotting``: the book's figures;
 * ``flowapprox.reproducibility``: :func:`setup` and the environment record.
@@ -26,7 +28,7 @@ by neuron flows, minimal time costs), ``flowapprox.node1d`` (one-dimensional neu
 ``flowapprox.collapse`` (collapse of cells onto their centres by multi-well flows).
 
 Chapter 4: ``flowapprox.construction`` (the explicit 2-D construction: zoom, shear, read
-out), ``flowapprox.cost`` (neuron counts), ``flowapprox.baselines`` (non-universal families),
+out), ``flowapprox.baselines`` (non-universal families),
 ``flowapprox.node`` (trained neural ODEs) and ``flowapprox.examples`` (shared targets).
 
 Chapter 5: ``flowapprox.obstructions`` (certified lower bounds on sup errors) and
@@ -44,6 +46,7 @@ from . import (
     construction,
     cost,
     examples,
+    models,
     monotone,
     node,
     node1d,
@@ -120,6 +123,7 @@ __all__ = [
     "jacobian_determinants",
     "lp_error",
     "max_error",
+    "models",
     "monotone",
     "multiwell",
     "node",
