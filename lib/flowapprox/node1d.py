@@ -8,8 +8,10 @@ fixed duration. The parameters of all pieces are trained with :func:`flowapprox.
 :func:`flowapprox.flow` (classical RK4, backpropagation through the steps).
 
 Whatever the training, :math:`\varphi` is a flow map and hence increasing (book, Chapter 3);
-:class:`FlowModel` keeps the trained control, the loss history and parameter snapshots
-after chosen numbers of steps, so one run shows the effect of the number of Adam steps.
+the :class:`flowapprox.models.FlowModel` returned by :func:`fit_node1d` (a thin use of
+:func:`flowapprox.models.fit_flow_model`) keeps the trained control, the loss history and
+parameter snapshots after chosen numbers of steps, so one run shows the effect of the
+number of Adam steps.
 
 Examples
 --------
@@ -92,7 +94,7 @@ def fit_node1d(
         (:meth:`~flowapprox.ControlFamily.random_params`).
     checkpoints
         Step counts ``k`` (``1 <= k <= steps``) after which the parameters are kept in
-        :attr:`FlowModel.snapshots`; training is full batch and deterministic, so a snapshot
+        :attr:`.FlowModel.snapshots`; training is full batch and deterministic, so a snapshot
         equals the result of training for ``k`` steps only.
     generator
         Seeds the initial parameters.
