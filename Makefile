@@ -34,7 +34,7 @@ NBVAL      := $(PY) -m pytest --nbval-lax --nbval-current-env \
               --nbval-sanitize-with tests/nbval-sanitize.cfg -p no:cacheprovider
 
 # One torch/BLAS thread: two threads are 100-250x slower on small ops whenever
-# another process keeps a core busy (engineering notes). Override from the shell.
+# another process keeps a core busy (CONTRIBUTING.md, "Machine facts"). Override from the shell.
 export OMP_NUM_THREADS ?= 1
 # Set orders and hashes in printed output do not depend on the process.
 export PYTHONHASHSEED ?= 0
@@ -85,8 +85,10 @@ test: test-unit test-nbval test-book test-browser  ## All checks: unit + hygiene
 	  echo "  or CHROMIUM=/path/to/chromium, then: make test-browser)"; \
 	fi
 
-test-unit: $(STAMP)  ## Stage 1: pytest tests/ and the library's doctests (library, hygiene, tools)
-	@echo "=== make test, stage 1/4: pytest tests lib (unit tests, doctests, hygiene) ==="
+test-unit: $(STAMP)  ## Stage 1: ruff, mypy, pytest tests/ and the library's doctests (library, hygiene, tools)
+	@echo "=== make test, stage 1/4: ruff + mypy + pytest tests lib (unit tests, doctests, hygiene) ==="
+	@$(VENV)/bin/ruff check lib tests tools/book_ext.py || { echo "make test: FAILED at stage 1/4 (ruff)"; exit 1; }
+	@$(VENV)/bin/mypy || { echo "make test: FAILED at stage 1/4 (mypy)"; exit 1; }
 	@$(PY) -m pytest -m "not browser and not built" tests lib || { echo "make test: FAILED at stage 1/4 (pytest tests lib)"; exit 1; }
 
 test-nbval: $(STAMP)  ## Stage 2: re-run the chapter notebooks, compare checked outputs

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from flowapprox import PiecewiseConstantControl, ResidualBlock, annuli, obstructions
+from flowapprox import PiecewiseConstantControl, ResidualBlock, Solver, annuli, metrics
+from flowapprox.models import FlowModel
 
 
 def test_data_set_matches_the_reference_defaults(gen):
@@ -80,9 +81,9 @@ def test_one_extra_dimension_contains_shallow_networks():
     w[0, 2] = torch.tensor([-1.0, -1.0, -1.0, -1.0])
     control = PiecewiseConstantControl(ResidualBlock(4, "relu"), torch.tensor([1.0]),
                                        {"W": w, "A": a, "b": b})
-    model = annuli.FlowModel(control, torch.tensor([0.0, 0.0, 1.0]), torch.tensor(1.0), 1, 1,
-                             np.zeros(0))
-    points = torch.cat([torch.zeros(1, 2), obstructions.circle((0, 0), 0.5, 64)])
+    model = FlowModel(control, torch.tensor([0.0, 0.0, 1.0]), torch.tensor(1.0), Solver("rk4", 1),
+                      1, np.zeros(0))
+    points = torch.cat([torch.zeros(1, 2), metrics.circle((0, 0), 0.5, 64)])
     psi = 1.0 - 4.0 * points.abs().sum(1)
     assert float((model(points) - psi).abs().max()) < 1e-12  # RK4 is exact for a shear
     assert float(model(points[:1])) > float(model(points[1:]).max())  # interior maximum

@@ -11,7 +11,6 @@ import html.parser
 from pathlib import Path
 
 import pytest
-
 import yaml
 
 from tools.book_ext import read_claims
@@ -78,7 +77,8 @@ def recorded_claims() -> list[tuple[Path, dict]]:
 
 
 def test_every_recorded_claim_is_on_the_ledger_and_holds(ledger: _Rows) -> None:
-    rows = {row[0]: row for row in ledger.rows if row and row[0] != "claim"}
+    # the claims tables (five columns); the theory map above them has three
+    rows = {row[0]: row for row in ledger.rows if len(row) == 5 and row[0] != "claim"}
     claims = recorded_claims()
     assert claims, "the notebooks record no claims"
     missing = [c["id"] for _, c in claims if c["id"] not in rows]
@@ -96,3 +96,17 @@ def test_every_ledger_entry_links_to_its_cell(ledger: _Rows) -> None:
         target = f"../{page}#claim-{claim['id']}"
         assert target in ledger.links, f"no link {target}"
         assert f'id="claim-{claim["id"]}"' in (HTML / page).read_text(encoding="utf-8")
+
+
+def test_the_theory_map_lists_results_with_objects_and_claims(ledger: _Rows) -> None:
+    from tools.book_ext import library_implementations
+
+    rows = [row for row in ledger.rows if len(row) == 3 and row[0] != "result"]
+    assert rows, "the theory map is empty"
+    shown = " ".join(" ".join(row) for row in rows)
+    for label, names in library_implementations().items():
+        assert label in shown, f"the theory map lacks {label}"
+        for name in names:
+            assert name in shown, f"the theory map lacks {name}"
+    supported = {label for _, claim in recorded_claims() for label in claim.get("supports", [])}
+    assert supported and all(label in shown for label in supported)

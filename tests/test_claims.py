@@ -148,6 +148,7 @@ def test_check_prints_returns_and_records(capsys):
         "value": "1.02",
         "criterion": "|value - 1| <= 0.1",
         "passed": True,
+        "supports": [],
     }
     assert recorded() == [claim]
 
@@ -307,3 +308,42 @@ def test_failed_check_in_a_kernel_is_displayed_before_raising(fake_kernel):
     ((args, kwargs),) = fake_kernel["display"]
     assert args[0]["text/plain"].startswith("FAIL  bad  2  ")
     assert kwargs["metadata"]["flowapprox.claim"]["passed"] is False
+
+
+def test_check_in_a_kernel_without_the_book_stack_still_displays(fake_kernel, monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # `import myst_nb` raises ImportError
+    claim = check("lonely", "No glue without myst_nb", 0.5, AtMost(1.0))
+    assert fake_kernel["glue"] == []
+    ((args, _),) = fake_kernel["display"]
+    assert args[0]["text/plain"] == claim.row()
+
+
+def test_supports_is_recorded_and_validated(capsys):
+    claim = check("ch2.cost", "A cost", 1.0, AtMost(2.0), supports=["ch2-def-time-cost"])
+    assert claim.supports == ("ch2-def-time-cost",)
+    assert claim.record()["supports"] == ["ch2-def-time-cost"]
+    assert check("plain", "No labels", 1.0, AtMost(2.0)).record()["supports"] == []
+    with pytest.raises(TypeError, match="supports must be a sequence"):
+        check("bad.a", "Bad", 1.0, AtMost(2.0), supports="ch2-def-time-cost")
+    with pytest.raises(ValueError, match="supports must hold labels"):
+        check("bad.b", "Bad", 1.0, AtMost(2.0), supports=["def-flow-map"])
+
+
+def test_the_library_imports_and_runs_without_the_book_stack(tmp_path):
+    """Only torch, torchdiffeq, numpy, scipy, matplotlib and tqdm are needed (no myst_nb,
+    IPython, nbformat or papermill)."""
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "for name in ('myst_nb', 'IPython', 'nbformat', 'papermill', 'jupyter_book'):\n"
+        "    sys.modules[name] = None\n"
+        "import flowapprox as fa\n"
+        "from flowapprox import claims\n"
+        "fa.setup(seed=0)\n"
+        "claims.check('solo', 'runs alone', 1.0, claims.AtMost(2.0))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "PASS  solo" in result.stdout

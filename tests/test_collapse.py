@@ -9,12 +9,11 @@ import pytest
 import torch
 
 from flowapprox.collapse import (
-    ExponentialFit,
     collapse_curve,
     collapse_prefactor,
-    fit_exponential,
     step_map,
 )
+from flowapprox.metrics import ExponentialFit, fit_exponential
 
 T = torch.tensor
 

@@ -7,9 +7,24 @@ import math
 import pytest
 import torch
 
-from flowapprox import Box, flow, lp_error, reference_flow, sobol_points
-from flowapprox.construction import Construction, construct, construct_lifted, lift
-from flowapprox.cost import neuron_count, time_budget
+from flowapprox import (
+    Box,
+    PiecewiseLinear,
+    flow,
+    jacobian_determinants,
+    lp_error,
+    reference_flow,
+    sobol_points,
+)
+from flowapprox.construction import (
+    Construction,
+    construct,
+    construct_lifted,
+    lift,
+    significant_kinks,
+    zoom_schedule,
+)
+from flowapprox.cost import neuron_count
 
 UNIT = Box.cube(2)
 
@@ -58,7 +73,7 @@ def test_general_box_rectangular_grid_and_readouts():
     c = construct(target, box, (12, 5), 25.0)
     assert c.cells == (12, 5) and c.centres.shape == (60, 2)
     assert torch.allclose(c(c.centres), target(c.centres), atol=1e-10)
-    assert c.time == pytest.approx(52.0)
+    assert c.horizon == pytest.approx(52.0)
     # a column-shaped, single-precision target works the same
     column = construct(lambda x: target(x).unsqueeze(1).float(), box, (12, 5), 25.0)
     assert torch.allclose(column(c.centres), c(c.centres), atol=1e-6)
@@ -74,7 +89,7 @@ def test_identity_readout_handles_coinciding_values():
         return torch.stack([1 - x[:, 0], x[:, 1]], dim=1)
 
     c = construct(reflection, UNIT, 8, 40.0, readout="identity")
-    assert c.time == pytest.approx(83.0)
+    assert c.horizon == pytest.approx(83.0)
     assert torch.allclose(c(c.centres), reflection(c.centres), atol=1e-3 / 8 + 1e-9)
     # the first coordinates were made distinct: the last shear's knots are strictly increasing
     assert c.stages[-1].name == "set y2"
@@ -88,8 +103,8 @@ def test_identity_readout_handles_coinciding_values():
 def test_control_reproduces_the_flow_map():
     c = construct(sincos, UNIT, 4, 4.0)
     control = c.control()
-    assert control.num_pieces == 4 and control.horizon == pytest.approx(c.time)
-    assert neuron_count(control) == c.neurons and time_budget(control) == c.budget
+    assert control.num_pieces == 4 and control.horizon == pytest.approx(c.horizon)
+    assert neuron_count(control) == c.neurons and control.time_cost == c.time_cost
     x = sobol_points(UNIT, 256)
     exact = c.flow_map(x)
     assert (reference_flow(control, x, rtol=1e-10, atol=1e-12) - exact).abs().max() < 1e-7
@@ -107,18 +122,18 @@ def test_units_sum_to_the_stage_fields():
         assert torch.allclose(field, expected, atol=1e-9), stage.name
 
 
-def test_neuron_count_and_budget_by_hand():
+def test_neuron_count_and_time_cost_by_hand():
     c = construct(sincos, UNIT, 4, 1.0)
     counts = [stage.units()[0].shape[0] for stage in c.stages]
     # zoom: 2 (N - 1) kinks + 2 units for the slope -1 + 1 constant; the separating shear is
     # linear between the first and last centre: 2 kinks
     assert counts[:3] == [9, 9, 2]
     assert c.neurons == sum(counts)
-    # zoom rate per unit time: sum of |slope jumps| = 2 (N - 1) / delta, + 2 |a| + |b|
-    zoom_rate = 2 * 3 / 0.05 + 2 + 1 / 8
-    shear_rates = sum(s.field.total_variation_of_slope() + abs(s.field.relu_expansion()[1])
-                      for s in c.stages[2:])
-    assert c.budget == pytest.approx(2 * zoom_rate + shear_rates)
+    # zoom rate per unit time: sum of |slope jumps| = 2 (N - 1) / delta, + 2 |a|; the
+    # constant unit (|b| = 1/8) is free (book, ch2-def-time-cost), and so are the shears'
+    zoom_rate = 2 * 3 / 0.05 + 2
+    shear_rates = sum(s.field.total_variation_of_slope() for s in c.stages[2:])
+    assert c.time_cost == pytest.approx(2 * zoom_rate + shear_rates)
 
 
 def test_lift_and_lifted_construction():
@@ -139,6 +154,7 @@ def test_lift_and_lifted_construction():
     [
         ({"target": 1.0}, TypeError, "target must be callable"),
         ({"box": Box.cube(3)}, ValueError, "box must be a 2-D"),
+        ({"box": "unit"}, TypeError, "box must be a flowapprox.Box"),
         ({"cells": 0}, ValueError, "cells"),
         ({"cells": (4,)}, ValueError, "cells must be a positive integer or a pair"),
         ({"cells": (4, 2.5)}, ValueError, r"cells\[1\]"),
@@ -163,11 +179,83 @@ def test_evaluation_rejects_bad_points():
     c = construct(sincos, UNIT, 2, 1.0)
     with pytest.raises(ValueError, match="x must have shape"):
         c(torch.zeros(3, 3, dtype=torch.float64))
-    with pytest.raises(TypeError, match="dtype"):
-        c(torch.zeros(3, 2, dtype=torch.float32))
+    assert c(torch.zeros(3, 2, dtype=torch.float32)).dtype == torch.float32  # converted
     with pytest.raises(ValueError, match="x must have shape"):
         lift(torch.zeros(3, 2))
     with pytest.raises(ValueError, match="interval must be a 1-D"):
         construct_lifted(lambda x: x[:, 0], UNIT, 4, 1.0)
     with pytest.raises(TypeError, match="target must be callable"):
         construct_lifted(None, Box([0.0], [1.0]), 4, 1.0)
+
+
+# ------------------------------------------------------- regressions (issue 8 defects)
+
+
+def rotation(x):
+    return torch.stack([-x[:, 1], x[:, 0]], dim=1)
+
+
+@pytest.mark.parametrize("n", [8, 16, 32, 64])
+@pytest.mark.parametrize("box", [UNIT, Box.cube(2, -1.0, 1.0)], ids=["unit", "centred"])
+def test_neuron_count_of_the_rotation_is_exact(n, box):
+    # zooms 2 (2N + 1), separating shear 2, value shears 2 N + 1 each: 8 N + 6 whatever the
+    # round-off of the tie-broken knots F1 + rank * eta (eta = 1e-3 / N^3)
+    c = construct(rotation, box, n, readout="identity")
+    assert c.neurons == 8 * n + 6
+    x = 1.5 * torch.randn(2000, 2, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
+    for stage in c.stages:  # the units still sum to the field, up to the slopes' round-off
+        v, w, b = stage.units()
+        expected = torch.zeros_like(x)
+        expected[:, stage.axis] = stage.field(x[:, stage.source])
+        scale = float(stage.field.values.abs().max())
+        assert (torch.relu(x @ w.T + b) @ v - expected).abs().max() < 1e-6 * scale, stage.name
+
+
+def test_significant_kinks_keep_real_jumps_and_carry_round_off():
+    field = PiecewiseLinear(torch.tensor([0.0, 1.0, 1.0 + 1e-13, 2.0], dtype=torch.float64),
+                            torch.tensor([0.0, 1.0, 1.0 + 1e-13 * (1 + 1e-6), 1.0],
+                                         dtype=torch.float64))
+    c, k = significant_kinks(field)
+    _, _, jumps, _ = field.relu_expansion()
+    assert c.sum().item() == pytest.approx(float(jumps.sum()), abs=1e-12)  # far slope exact
+    assert k.numel() < 4
+
+
+def test_lp_error_of_a_construction_under_float32_default():
+    c = construct(sincos, UNIT, 4, 6.0)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        error32 = lp_error(sincos, c, UNIT, n_points=2**10)
+        y = c(torch.rand(5, 2))
+        assert y.dtype == torch.float32
+    finally:
+        torch.set_default_dtype(previous)
+    assert error32 == pytest.approx(lp_error(sincos, c, UNIT, n_points=2**10), rel=1e-5)
+
+
+def test_jacobian_determinants_through_a_construction_match_finite_differences():
+    c = construct(lambda x: x[:, 0] * x[:, 1], UNIT, 4, 6.0)
+    x = sobol_points(UNIT, 512)
+    dets = jacobian_determinants(c.flow_map, x)
+    assert bool(torch.isfinite(dets).all())
+    h, cols = 1e-7, []
+    for k in range(2):
+        e = torch.zeros(2, dtype=torch.float64)
+        e[k] = h
+        cols.append((c.flow_map(x + e) - c.flow_map(x - e)) / (2 * h))
+    fd = torch.linalg.det(torch.stack(cols, dim=2))
+    assert ((dets - fd).abs() / fd.abs()).max() < 1e-4
+
+
+def test_zoom_schedule_is_the_default_and_short_identity_horizons_warn():
+    assert zoom_schedule(8) == pytest.approx(3 + 2 * math.log(8))
+    assert zoom_schedule(8, "identity") == pytest.approx(8 + 5 * math.log(8))
+    assert zoom_schedule(8, offset=1.0, slope=1.0) == pytest.approx(1 + math.log(8))
+    assert construct(sincos, UNIT, 8).horizon == pytest.approx(2 * zoom_schedule(8) + 2)
+    with pytest.warns(UserWarning, match="below the identity readout's schedule"):
+        construct(rotation, UNIT, 8, 5.0, readout="identity")
+    with pytest.raises(ValueError, match="cells must be a positive integer"):
+        zoom_schedule(0)
+    with pytest.raises(ValueError, match="readout must be one of"):
+        zoom_schedule(4, "relu")

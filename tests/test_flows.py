@@ -565,3 +565,21 @@ def test_reference_flow_rejects_bad_options(kwargs, error, match):
 def test_ridge_flow_needs_a_ridge_control(family):
     with pytest.raises(TypeError, match="ridge_flow needs a control of the RidgeReLU family"):
         ridge_flow(random_control(family, 2), torch.ones(2, 2))
+
+
+def test_solver_is_flow_with_fixed_settings():
+    from flowapprox import Solver
+
+    control = PiecewiseConstantControl.random(
+        ResidualBlock(3, "tanh"), 2, pieces=2, generator=torch.Generator().manual_seed(0),
+        dtype=torch.float64)
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    solver = Solver("heun", 3)
+    assert torch.equal(solver(control, x), flow(control, x, method="heun", steps_per_piece=3))
+    assert solver.refined(4) == Solver("heun", 12)
+    with pytest.raises(ValueError, match="method must be one of"):
+        Solver("leapfrog", 1)
+    with pytest.raises(ValueError, match="steps_per_piece must be a positive integer"):
+        Solver("rk4", 0)
+    with pytest.raises(ValueError, match="factor must be a positive integer"):
+        solver.refined(0)

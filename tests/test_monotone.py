@@ -1,4 +1,4 @@
-"""Tests of flowapprox.monotone: isotonic lower bounds, log-slope budgets, exact representation."""
+"""Tests of flowapprox.monotone: isotonic lower bounds, log-slope time costs, exact representation."""
 
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ from flowapprox import (
     ridge_flow,
 )
 from flowapprox.monotone import (
-    LogSlopeBudgets,
+    LogSlopeTimeCosts,
     best_increasing_fit,
     increasing_lower_bound,
     interpolate_increasing,
-    lipschitz_budget,
-    log_slope_budgets,
-    minimal_budget_lp,
+    log_slope_time_costs,
+    minimal_time_cost_lp,
     random_increasing_pl,
     represent_increasing_pl,
     ridge_flow_as_pl,
@@ -124,40 +123,40 @@ def test_increasing_lower_bound_bad_inputs():
         increasing_lower_bound(lambda x: x, BOX, n_points=10)
 
 
-# ------------------------------------------------------------------ budgets
+# ------------------------------------------------------------------ costs
 
 
-def test_budget_formulas_on_examples():
-    b = LogSlopeBudgets.from_log_slopes(np.array([3.0, 1.0]))
+def test_time_cost_formulas_on_examples():
+    b = LogSlopeTimeCosts.from_log_slopes(np.array([3.0, 1.0]))
     assert (b.total_variation, b.one_sided, b.minimal) == (2.0, 5.0, 3.0)
-    b = LogSlopeBudgets.from_log_slopes(np.array([1.0, 3.0, 1.0]))
+    b = LogSlopeTimeCosts.from_log_slopes(np.array([1.0, 3.0, 1.0]))
     assert (b.one_sided, b.minimal) == (5.0, 4.0)
-    b = LogSlopeBudgets.from_log_slopes(T([math.log(2.0)]))
+    b = LogSlopeTimeCosts.from_log_slopes(T([math.log(2.0)]))
     assert math.isclose(b.minimal, math.log(2.0)) and math.isclose(b.one_sided, math.log(2.0))
-    assert LogSlopeBudgets.from_log_slopes(np.zeros(4)).minimal == 0.0
+    assert LogSlopeTimeCosts.from_log_slopes(np.zeros(4)).minimal == 0.0
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_closed_form_minimum_equals_lp(seed):
     target = random_pl(seed, knots=3 + seed % 8, spread=1.5)
-    budgets = log_slope_budgets(target, -1.0, 1.0)
-    assert abs(minimal_budget_lp(target, -1.0, 1.0) - budgets.minimal) < 1e-9
-    assert budgets.minimal <= budgets.one_sided + 1e-15
+    costs = log_slope_time_costs(target, -1.0, 1.0)
+    assert abs(minimal_time_cost_lp(target, -1.0, 1.0) - costs.minimal) < 1e-9
+    assert costs.minimal <= costs.one_sided + 1e-15
 
 
-def test_budgets_bad_inputs():
+def test_costs_bad_inputs():
     target = random_pl(0)
     with pytest.raises(ValueError, match="lower must be below upper"):
-        log_slope_budgets(target, 1.0, -1.0)
+        log_slope_time_costs(target, 1.0, -1.0)
     with pytest.raises(TypeError, match="target must be a PiecewiseLinear"):
-        log_slope_budgets(lambda x: x, -1.0, 1.0)
+        log_slope_time_costs(lambda x: x, -1.0, 1.0)
     decreasing = PiecewiseLinear(T([0.0]), T([0.0]), -1.0, -1.0)
     with pytest.raises(ValueError, match="strictly increasing"):
-        minimal_budget_lp(decreasing, -1.0, 1.0)
+        minimal_time_cost_lp(decreasing, -1.0, 1.0)
     with pytest.raises(ValueError, match="non-empty 1-D array"):
-        LogSlopeBudgets.from_log_slopes(np.array([]))
+        LogSlopeTimeCosts.from_log_slopes(np.array([]))
     with pytest.raises(ValueError, match="finite"):
-        LogSlopeBudgets.from_log_slopes(np.array([0.0, np.inf]))
+        LogSlopeTimeCosts.from_log_slopes(np.array([0.0, np.inf]))
 
 
 # ------------------------------------------------------------ exact representation
@@ -165,16 +164,16 @@ def test_budgets_bad_inputs():
 
 @pytest.mark.parametrize("strategy", ["minimal", "one-sided"])
 @pytest.mark.parametrize("seed", range(8))
-def test_representation_is_exact_and_attains_its_budget(seed, strategy):
+def test_representation_is_exact_and_attains_its_time_cost(seed, strategy):
     target = random_pl(seed, knots=3 + seed)
     rep = represent_increasing_pl(target, -1.0, 1.0, strategy=strategy)
     x = torch.cat([torch.linspace(-1.0, 1.0, 1001), target.knots])
     x = x[(x >= -1) & (x <= 1)]
     assert float((rep(x) - target(x)).abs().max()) < 1e-12
-    budgets = log_slope_budgets(target, -1.0, 1.0)
-    expected = budgets.minimal if strategy == "minimal" else budgets.one_sided
-    assert abs(rep.budget - expected) < 1e-12
-    assert math.isclose(rep.budget, lipschitz_budget(rep.control), abs_tol=1e-15)
+    costs = log_slope_time_costs(target, -1.0, 1.0)
+    expected = costs.minimal if strategy == "minimal" else costs.one_sided
+    assert abs(rep.time_cost - expected) < 1e-12
+    assert math.isclose(rep.time_cost, rep.control.time_cost, abs_tol=1e-15)
     assert rep.neurons <= 2 + 2 * 3 + seed  # at most two neurons per knot plus one outside
 
 
@@ -183,11 +182,11 @@ def test_representation_neuron_counts_and_translation():
     target = PiecewiseLinear(T([0.0]), T([0.0]), 1.0, 2.0)
     rep = represent_increasing_pl(target, -1.0, 1.0, strategy="one-sided")
     assert rep.neurons == 1 and rep.translation == 0.0
-    assert math.isclose(rep.budget, math.log(2.0))
-    # A translation costs nothing in the Lipschitz budget.
+    assert math.isclose(rep.time_cost, math.log(2.0))
+    # A translation is free (time cost 0).
     shifted = PiecewiseLinear(T([0.0]), T([0.5]), 1.0, 1.0)
     rep = represent_increasing_pl(shifted, -1.0, 1.0)
-    assert rep.neurons == 0 and rep.budget == 0.0 and math.isclose(rep.translation, 0.5)
+    assert rep.neurons == 0 and rep.time_cost == 0.0 and math.isclose(rep.translation, 0.5)
     assert float((rep(T([-1.0, 0.3])) - T([-0.5, 0.8])).abs().max()) < 1e-15
     # The identity: no pieces of positive duration.
     identity = represent_increasing_pl(PiecewiseLinear(T([0.0]), T([0.0]), 1.0, 1.0), -1, 1)
@@ -199,7 +198,7 @@ def test_minimal_beats_one_sided_when_the_slope_falls():
     target = PiecewiseLinear(T([0.0]), T([0.0]), math.exp(3.0), math.exp(1.0))
     one = represent_increasing_pl(target, -1.0, 1.0, strategy="one-sided")
     best = represent_increasing_pl(target, -1.0, 1.0)
-    assert math.isclose(one.budget, 5.0) and math.isclose(best.budget, 3.0)
+    assert math.isclose(one.time_cost, 5.0) and math.isclose(best.time_cost, 3.0)
 
 
 def test_representation_bad_inputs():
@@ -213,8 +212,6 @@ def test_representation_bad_inputs():
         represent_increasing_pl(flat, -1.0, 1.0)
     with pytest.raises(TypeError, match="lower must be a real number"):
         represent_increasing_pl(target, "a", 1.0)
-    with pytest.raises(TypeError, match="control must be a PiecewiseConstantControl"):
-        lipschitz_budget("control")
 
 
 # ---------------------------------------------------- flow maps of ridge controls
@@ -226,13 +223,13 @@ def random_ridge_control(seed: int, pieces: int = 6) -> PiecewiseConstantControl
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_flow_as_pl_is_exact_and_budget_is_a_lower_bound(seed):
+def test_flow_as_pl_is_exact_and_time_cost_is_a_lower_bound(seed):
     control = random_ridge_control(seed)
     pl = ridge_flow_as_pl(control, -1.0, 1.0)
     x = torch.linspace(-1.0, 1.0, 2001)
     assert float((pl(x) - ridge_flow(control, x.unsqueeze(1))[:, 0]).abs().max()) < 1e-12
-    # No control represents a map more cheaply than the minimal budget.
-    assert lipschitz_budget(control) >= log_slope_budgets(pl, -1.0, 1.0).minimal - 1e-12
+    # No control represents a map more cheaply than the minimal time cost.
+    assert control.time_cost >= log_slope_time_costs(pl, -1.0, 1.0).minimal - 1e-12
 
 
 def test_flow_as_pl_with_constant_pieces_and_far_kinks():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from flowapprox import Box, lp_error
-from flowapprox.node import NeuralODE, train_node
+from flowapprox.models import FlowModel
+from flowapprox.node import train_node
 
 UNIT = Box.cube(2)
 
@@ -18,9 +19,9 @@ def target(x):
 def test_training_reduces_the_loss_and_the_model_is_its_flow(gen):
     model = train_node(target, UNIT, pieces=2, width=6, steps=150, n_train=128,
                        method="rk4", steps_per_piece=4, generator=gen, progress=False)
-    assert isinstance(model, NeuralODE)
+    assert isinstance(model, FlowModel)
     assert model.losses.shape == (150,) and model.losses[-1] < 0.2 * model.losses[0]
-    assert model.neurons == 12 and model.time == pytest.approx(1.0) and model.budget > 0
+    assert model.neurons == 12 and model.horizon == pytest.approx(1.0) and model.time_cost > 0
     x = torch.rand(64, 2, generator=gen, dtype=torch.float64)
     assert model(x).shape == (64,)
     # the integrator used for training agrees with torchdiffeq on the trained control

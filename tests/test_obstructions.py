@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from flowapprox import Box, PiecewiseConstantControl, ResidualBlock, flow, obstructions
+from flowapprox import (
+    Box,
+    PiecewiseConstantControl,
+    ResidualBlock,
+    flow,
+    metrics,
+    obstructions,
+    plotting,
+)
 from flowapprox.construction import construct
 
 
@@ -62,7 +70,7 @@ def test_degree_bound_with_a_point_outside_the_image_gives_nothing():
 
 def test_degree_bound_holds_for_random_flows_and_is_attained_by_contractions(gen):
     cert = obstructions.degree_bound(reflection, (0.5, 0.5), 0.5, lipschitz=1.0)
-    circle = obstructions.circle((0.5, 0.5), 0.5, 4096)
+    circle = metrics.circle((0.5, 0.5), 0.5, 4096)
     for _ in range(5):
         control = PiecewiseConstantControl.random(ResidualBlock(8, "tanh"), 2, pieces=3,
                                                   scale=2.0, generator=gen)
@@ -129,7 +137,7 @@ def test_max_principle_bound_holds_for_random_flows_with_linear_readouts(gen):
         return -((x - 0.5) ** 2).sum(1)
 
     cert = obstructions.max_principle_bound(target, (0.5, 0.5), 0.5, lipschitz=1.0)
-    points = torch.cat([torch.tensor([[0.5, 0.5]]), obstructions.circle((0.5, 0.5), 0.5, 4096)])
+    points = torch.cat([torch.tensor([[0.5, 0.5]]), metrics.circle((0.5, 0.5), 0.5, 4096)])
     for _ in range(5):
         control = PiecewiseConstantControl.random(ResidualBlock(8, "tanh"), 2, pieces=2,
                                                   scale=2.0, generator=gen)
@@ -143,8 +151,8 @@ def test_the_construction_never_beats_the_certificates():
     box = Box.cube(2)
     degree = obstructions.degree_bound(reflection, (0.5, 0.5), 0.5, lipschitz=1.0)
     approximant = construct(reflection, box, 4, 10.0, readout="identity")
-    points = obstructions.ball_points(obstructions.edge_grid(box, 4), (0.5, 0.5), 0.5)
-    errors = obstructions.pointwise_error(reflection, approximant, points)
+    points = metrics.ball_points(metrics.edge_grid(box, 4), (0.5, 0.5), 0.5)
+    errors = metrics.pointwise_error(reflection, approximant, points)
     assert float(errors.max()) >= degree.bound
 
     def paraboloid(x):
@@ -152,27 +160,27 @@ def test_the_construction_never_beats_the_certificates():
 
     cert = obstructions.max_principle_bound(paraboloid, (0.5, 0.5), 0.5, lipschitz=1.0)
     approximant = construct(paraboloid, box, 4, 5.0)
-    assert float(obstructions.pointwise_error(paraboloid, approximant, points).max()) >= cert.bound
+    assert float(metrics.pointwise_error(paraboloid, approximant, points).max()) >= cert.bound
 
 
 # ------------------------------------------------------------------------------ helpers
 
 
 def test_circle_points():
-    pts = obstructions.circle((1.0, -1.0), 2.0, 8)
+    pts = metrics.circle((1.0, -1.0), 2.0, 8)
     assert pts.shape == (8, 2) and pts.dtype == torch.float64
     assert torch.allclose((pts - torch.tensor([1.0, -1.0])).norm(dim=1), torch.full((8,), 2.0))
     assert torch.allclose(pts[0], torch.tensor([3.0, -1.0]))
-    quarter = obstructions.circle(torch.tensor([0.0, 0.0]), 1.0, 4)
+    quarter = metrics.circle(torch.tensor([0.0, 0.0]), 1.0, 4)
     assert torch.allclose(quarter[1], torch.tensor([0.0, 1.0]))
 
 
 def test_edge_grid_contains_every_cell_edge_and_ball_points_filters():
-    x = obstructions.edge_grid(Box.cube(2), 4, per_cell=2)
+    x = metrics.edge_grid(Box.cube(2), 4, per_cell=2)
     assert x.shape == (81, 2)
     values = set(x[:, 0].tolist())
     assert {0.0, 0.25, 0.5, 0.75, 1.0} <= values
-    inside = obstructions.ball_points(x, (0.5, 0.5), 0.5)
+    inside = metrics.ball_points(x, (0.5, 0.5), 0.5)
     assert bool(((inside - 0.5).norm(dim=1) <= 0.5).all())
     assert torch.tensor([1.0, 0.5]).tolist() in inside.tolist()  # the boundary is included
     assert len(inside) < len(x)
@@ -180,9 +188,9 @@ def test_edge_grid_contains_every_cell_edge_and_ball_points_filters():
 
 def test_pointwise_error_scalar_and_vector():
     x = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
-    assert obstructions.pointwise_error(lambda z: z, lambda z: 0 * z, x).tolist() == [
+    assert metrics.pointwise_error(lambda z: z, lambda z: 0 * z, x).tolist() == [
         0.0, math.sqrt(2)]
-    assert obstructions.pointwise_error(lambda z: z[:, 0], lambda z: -z[:, 0], x).tolist() == [
+    assert metrics.pointwise_error(lambda z: z[:, 0], lambda z: -z[:, 0], x).tolist() == [
         0.0, 2.0]
 
 
@@ -190,7 +198,7 @@ def test_plot_map_draws_one_pixel_per_grid_point():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    obstructions.plot_map(ax, lambda x: x[:, 0] + 10 * x[:, 1], Box.cube(2), 5, log=True,
+    plotting.plot_map(ax, lambda x: x[:, 0] + 10 * x[:, 1], Box.cube(2), 5, log=True,
                           label="log", cmap="viridis")
     image = ax.get_images()[0].get_array()
     assert image.shape == (5, 5)
@@ -225,16 +233,16 @@ def test_plot_map_draws_one_pixel_per_grid_point():
         (lambda: obstructions.max_principle_bound(lambda x: x[:, 0], (0, 0), 1.0,
                                                   lipschitz="1"), TypeError,
          "lipschitz must be a real number"),
-        (lambda: obstructions.circle((0, 0), 1.0, 0), ValueError,
+        (lambda: metrics.circle((0, 0), 1.0, 0), ValueError,
          "n_points must be a positive integer"),
-        (lambda: obstructions.edge_grid(Box.cube(2), 0), ValueError,
+        (lambda: metrics.edge_grid(Box.cube(2), 0), ValueError,
          "cells must be a positive integer"),
-        (lambda: obstructions.edge_grid((0, 1), 2), TypeError, "box must be a flowapprox.Box"),
-        (lambda: obstructions.ball_points(torch.zeros(3, 3), (0, 0), 1.0), ValueError,
+        (lambda: metrics.edge_grid((0, 1), 2), TypeError, "box must be a flowapprox.Box"),
+        (lambda: metrics.ball_points(torch.zeros(3, 3), (0, 0), 1.0), ValueError,
          r"x must have shape \(\*, 2\)"),
-        (lambda: obstructions.pointwise_error(mirror, mirror, [[0.0, 0.0]]), TypeError,
+        (lambda: metrics.pointwise_error(mirror, mirror, [[0.0, 0.0]]), TypeError,
          "x must be a torch.Tensor"),
-        (lambda: obstructions.plot_map(None, mirror, Box.cube(3), 4), ValueError,
+        (lambda: plotting.plot_map(None, mirror, Box.cube(3), 4), ValueError,
          "box must be a 2-D flowapprox.Box"),
     ],
 )

@@ -25,7 +25,6 @@ from flowapprox import (
 from flowapprox.splitting import (
     RidgeSum,
     hyperplane_points,
-    lipschitz_budget,
     neuron_flow,
     rescale_time,
     splitting_control,
@@ -346,14 +345,14 @@ def test_rescaling_time_keeps_the_flow_map(family, flow_map, gen):
         scaled = rescale_time(control, factor)
         assert scaled.horizon == pytest.approx(control.horizon / factor)
         assert torch.allclose(flow_map(scaled, x), flow_map(control, x), atol=1e-12)
-        assert lipschitz_budget(scaled) == pytest.approx(lipschitz_budget(control), rel=1e-12)
+        assert scaled.time_cost == pytest.approx(control.time_cost, rel=1e-12)
 
 
-def test_lipschitz_budget_of_ridge_controls(gen):
+def test_time_cost_of_ridge_controls(gen):
     control = PiecewiseConstantControl.random(RidgeReLU(), 3, pieces=4, horizon=2.0, generator=gen)
     v, w = control.params["v"], control.params["w"]
     expected = float((0.5 * v.norm(dim=1) * w.norm(dim=1)).sum())
-    assert lipschitz_budget(control) == pytest.approx(expected, rel=1e-14)
+    assert control.time_cost == pytest.approx(expected, rel=1e-14)
 
 
 def test_rescaling_rejects_bad_input(gen):
@@ -362,8 +361,6 @@ def test_rescaling_rejects_bad_input(gen):
         rescale_time(control, -2.0)
     with pytest.raises(TypeError, match="control must be a PiecewiseConstantControl"):
         rescale_time("control", 2.0)
-    with pytest.raises(TypeError, match="control must be a PiecewiseConstantControl"):
-        lipschitz_budget(None)
 
     class Other(RidgeReLU):
         name = "another ridge family"
@@ -371,3 +368,22 @@ def test_rescaling_rejects_bad_input(gen):
     other = PiecewiseConstantControl(Other(), control.durations, control.params)
     with pytest.raises(TypeError, match="rescale_time supports"):
         rescale_time(other, 2.0)
+
+
+def test_splitting_errors_match_the_loop_and_have_the_orders(gen):
+    from flowapprox import fit_loglog
+    from flowapprox.splitting import splitting_errors
+
+    field = RidgeSum.random(3, 2, generator=gen, activation="tanh", dtype=torch.float64)
+    x = torch.randn(20, 2, generator=gen, dtype=torch.float64)
+    reference = reference_flow(field.control(1.0), x, rtol=1e-12, atol=1e-12)
+    rounds = [8, 16, 32, 64]
+    lie = splitting_errors(field, 1.0, x, reference, rounds)
+    strang = splitting_errors(field, 1.0, x, reference, rounds, scheme="strang")
+    assert lie.shape == (4,)
+    direct = float((switching_flow(splitting_control(field, 1.0, 8), x) - reference).norm(dim=1).max())
+    assert lie[0] == direct
+    assert fit_loglog(rounds, lie).order == pytest.approx(1.0, abs=0.15)
+    assert fit_loglog(rounds, strang).order == pytest.approx(2.0, abs=0.2)
+    with pytest.raises(ValueError, match="reference must have shape"):
+        splitting_errors(field, 1.0, x, reference[:3], rounds)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from flowapprox import Box, grid, pl_flow, reference_flow
+from flowapprox.plotting import plot_well
 from flowapprox.splitting import RidgeSum
 from flowapprox.wells import (
     box_well,
@@ -16,7 +17,6 @@ from flowapprox.wells import (
     gronwall_bound,
     interval_well,
     least_squares_ridge_sum,
-    plot_well,
     polytope_well,
     sup_distance,
     well_flow,

@@ -8,6 +8,11 @@ build time, so the pages can never disagree with the outputs they describe:
     ``flowapprox.claim`` output metadata): id linked to the cell that checks it, statement,
     measured value, criterion, verdict; with counts. A failed claim, or a chapter notebook
     without claims, is reported as a warning, which fails the book's ``-W`` build.
+``theory-map``
+    For each labelled result of the book (``prf:`` directives with a ``:label:``) that a
+    library object implements or a claim supports: the result, the library objects whose
+    docstrings say "Implements :prf:ref:`label`", and the ids of the claims recorded with
+    ``supports=`` that label.
 ``notebook-parameters``
     The papermill parameters of each notebook (``papermill.inspect_notebook``).
 ``execution-times``
@@ -28,8 +33,11 @@ Also: the version in every page footer, and the ``flowapprox`` bibliography styl
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import json
 import os
+import pkgutil
 import re
 import subprocess
 from collections import defaultdict
@@ -39,6 +47,7 @@ from typing import Any
 
 import nbformat
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -183,6 +192,104 @@ class ClaimsLedger(_BookDirective):
 
 def _type_name(parameter: dict[str, Any], value: Any = None) -> str:
     """Declared type of a papermill parameter, else the type of its value in the cell."""
+_IMPLEMENTS = re.compile(r"Implements\s+(.*?)(?:\.\s|\.$|$)", re.DOTALL)
+_PRF_REF = re.compile(r":prf:ref:`([^`<>]+)`")
+
+
+def implemented_labels(doc: str | None) -> list[str]:
+    """Labels named in the "Implements :prf:ref:`label` ..." sentences of a docstring."""
+    found: list[str] = []
+    for sentence in _IMPLEMENTS.findall(doc or ""):
+        found += [label for label in _PRF_REF.findall(sentence) if label not in found]
+    return found
+
+
+def library_implementations(package: str = "flowapprox") -> dict[str, list[str]]:
+    """Label -> qualified names of the public objects of ``package`` that implement it.
+
+    Walks every public submodule, its public functions and classes (defined there) and the
+    public methods and properties of those classes.
+    """
+    root = importlib.import_module(package)
+    modules = [root] + [
+        importlib.import_module(f"{package}.{info.name}")
+        for info in pkgutil.iter_modules(root.__path__) if not info.name.startswith("_")
+    ]
+    table: dict[str, list[str]] = defaultdict(list)
+
+    def note(name: str, obj: object) -> None:
+        for label in implemented_labels(inspect.getdoc(obj)):
+            if name not in table[label]:
+                table[label].append(name)
+
+    for module in modules:
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            qualified = f"{module.__name__}.{name}"
+            note(qualified, obj)
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_"):
+                        target = member.fget if isinstance(member, property) else member
+                        if callable(target):
+                            note(f"{qualified}.{attr}", target)
+    return dict(table)
+
+
+def book_labels(srcdir: Path) -> dict[str, str]:
+    """Label -> docname of every ``:label:`` in the chapters' ``index.md`` pages."""
+    labels: dict[str, str] = {}
+    for index in sorted(Path(srcdir).glob("chapters/*/index.md")):
+        docname = index.relative_to(srcdir).with_suffix("").as_posix()
+        for match in re.finditer(r"^:label:\s*(\S+)\s*$", index.read_text(encoding="utf-8"),
+                                 re.MULTILINE):
+            labels[match.group(1)] = docname
+    return labels
+
+
+class TheoryMap(_BookDirective):
+    """Result -> library objects -> claim ids, one table for the whole book."""
+
+    def run(self) -> list[nodes.Node]:
+        labels = book_labels(Path(self.env.srcdir))
+        objects = library_implementations()
+        claims: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for docname, path in self.notebooks():
+            for claim in read_claims(path):
+                for label in claim.get("supports", []):
+                    claims[label].append((docname, claim["id"]))
+        for label in sorted(set(objects) | set(claims)):
+            if label not in labels:
+                logger.warning(f"{label!r} is implemented or supported but no result has that "
+                               "label", location=self.get_location())
+        rows = []
+        for label, docname in labels.items():
+            if label not in objects and label not in claims:
+                continue
+            ref = addnodes.pending_xref("", nodes.inline(text=label), refdomain="prf",
+                                        reftype="ref", reftarget=label, refexplicit=False,
+                                        refdoc=self.env.docname, refwarn=True)
+            names = nodes.inline()
+            for k, name in enumerate(objects.get(label, [])):
+                names += [nodes.Text(", ")] if k else []
+                names += _literal(name)
+            ids = nodes.inline()
+            for k, (doc, claim_id) in enumerate(claims.get(label, [])):
+                ids += [nodes.Text(", ")] if k else []
+                ids += _link(claim_id, self.link(doc, "claim-" + claim_id))
+            result = nodes.inline()
+            result += [ref, nodes.Text(" "), _literal(label)]
+            rows.append([result, names, ids])
+        return [_paragraph(f"{len(rows)} labelled results are implemented in the library or "
+                           "supported by claims."),
+                _table(["result", "library objects", "claims"], rows, [26, 40, 34])]
+
+
+def _type_name(parameter: dict[str, Any]) -> str:
+    """Declared type of a papermill parameter, else the type of its literal default."""
     declared = parameter.get("inferred_type_name")
     if declared and declared != "None":
         return str(declared)
@@ -463,6 +570,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _version_footer)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.add_directive("claims-ledger", ClaimsLedger)
+    app.add_directive("theory-map", TheoryMap)
     app.add_directive("notebook-parameters", NotebookParameters)
     app.add_directive("execution-times", ExecutionTimes)
     app.add_directive("build-environment", BuildEnvironment)

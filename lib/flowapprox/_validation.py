@@ -8,10 +8,15 @@ expected, instead of deep inside an integrator.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
+    from .controls import PiecewiseConstantControl
+    from .metrics import Box
 
 
 def check_tensor(
@@ -94,3 +99,51 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_callable(name: str, value: object) -> Callable[..., Any]:
+    """Any callable (a target, a model, a flow map)."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value
+
+
+def check_interval(
+    lower: object, upper: object, *, names: tuple[str, str] = ("lower", "upper")
+) -> tuple[float, float]:
+    """Two finite reals with ``lower < upper``."""
+    lower_f, upper_f = check_real(names[0], lower), check_real(names[1], upper)
+    if lower_f >= upper_f:
+        raise ValueError(f"{names[0]} must be below {names[1]}, got {lower_f} and {upper_f}")
+    return lower_f, upper_f
+
+
+def check_box(name: str, value: object, dim: int | None = None) -> Box:
+    """A :class:`flowapprox.Box`, of dimension ``dim`` if given."""
+    from .metrics import Box  # the Box type lives in metrics, which imports this module
+
+    if not isinstance(value, Box):
+        raise TypeError(f"{name} must be a flowapprox.Box, got {type(value).__name__}")
+    if dim is not None and value.dim != dim:
+        raise ValueError(f"{name} must be a {dim}-D flowapprox.Box, got a {value.dim}-D box")
+    return value
+
+
+def check_control(name: str, value: object) -> PiecewiseConstantControl:
+    """A :class:`flowapprox.PiecewiseConstantControl`."""
+    from .controls import PiecewiseConstantControl  # controls imports this module
+
+    if not isinstance(value, PiecewiseConstantControl):
+        raise TypeError(
+            f"{name} must be a PiecewiseConstantControl, got {type(value).__name__}"
+        )
+    return value
+
+
+def check_planar_point(centre: object, name: str = "centre") -> tuple[float, float]:
+    """A point of the plane: two finite reals (a sequence or a tensor)."""
+    if isinstance(centre, Tensor):
+        centre = centre.tolist()
+    if not isinstance(centre, Sequence) or len(centre) != 2:
+        raise ValueError(f"{name} must be a point of the plane (two numbers), got {centre!r}")
+    return check_real(f"{name}[0]", centre[0]), check_real(f"{name}[1]", centre[1])

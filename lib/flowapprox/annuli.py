@@ -40,19 +40,16 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as functional
 from torch import Tensor
 
-from ._validation import check_points, check_positive_int, check_real, check_tensor
-from .controls import PiecewiseConstantControl
+from ._validation import check_callable, check_points, check_positive_int, check_real, check_tensor
 from .families import ResidualBlock
-from .flows import flow
-from .training import train
+from .flows import Solver
+from .models import FlowModel, fit_flow_model
 
 #: Radii of the inner disk (label -1) and of the outer annulus (label +1), as in the reference.
 INNER_RANGE = (0.0, 0.5)
@@ -124,6 +121,8 @@ def annuli_target(
     :math:`|x|\ge r_2` (start of the outer range), linear in :math:`|x|` in between. It
     equals the label on the data support and is Lipschitz with constant
     :math:`2/(r_2-r_1)`.
+
+    Implements :prf:ref:`ch5-cor-annuli`.
     """
     x = check_points("x", x)
     inner, outer = _check_ranges(inner_range, outer_range)
@@ -167,55 +166,6 @@ def support_grid(
                            dtype=torch.float64)
 
 
-@dataclass(frozen=True, eq=False)
-class FlowModel:
-    r"""A trained model :math:`x\mapsto u\cdot\varphi(x, 0_p)+\beta` (see the module).
-
-    Attributes
-    ----------
-    control
-        The piecewise-constant control of the ReLU residual-block family on
-        :math:`\mathbb R^{n+p}`.
-    weight, bias
-        The linear readout :math:`u` (shape ``(n + p,)``) and :math:`\beta` (shape ``()``).
-    augment_dim
-        The number :math:`p` of zeros appended to the input.
-    steps_per_piece
-        RK4 steps per piece used in training.
-    losses
-        The mini-batch loss after each Adam step.
-    """
-
-    control: PiecewiseConstantControl
-    weight: Tensor
-    bias: Tensor
-    augment_dim: int
-    steps_per_piece: int
-    losses: np.ndarray
-
-    def embed(self, x: Tensor) -> Tensor:
-        """Append ``augment_dim`` zeros to each point: :math:`x\\mapsto(x, 0_p)`."""
-        x = check_points("x", x, self.control.dim - self.augment_dim)
-        return torch.cat([x, x.new_zeros(x.shape[0], self.augment_dim)], dim=1)
-
-    def flow_map(self, x: Tensor, *, refine: int = 1) -> Tensor:
-        """The flow map applied to the embedded points, RK4 with ``refine`` times the
-        training steps (``refine > 1`` approximates the exact flow of the control)."""
-        steps = self.steps_per_piece * check_positive_int("refine", refine)
-        return flow(self.control, self.embed(x), method="rk4", steps_per_piece=steps)
-
-    def __call__(self, x: Tensor, *, refine: int = 1) -> Tensor:
-        """The model's output at points ``x`` of shape ``(batch, n)``; shape ``(batch,)``."""
-        return self.flow_map(x, refine=refine) @ self.weight + self.bias
-
-
-def _batches(size: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-    """Index batches of a fresh random permutation every epoch, forever."""
-    while True:
-        order = torch.randperm(size, generator=generator)
-        yield from order.split(batch_size)
-
-
 def train_flow_model(
     x: Tensor,
     y: Tensor,
@@ -232,6 +182,8 @@ def train_flow_model(
     progress: bool | None = None,
 ) -> FlowModel:
     """Train a (possibly augmented) neural ODE with a linear readout by Adam on the Huber loss.
+
+    Implements :prf:ref:`ch5-prop-augment`.
 
     Parameters
     ----------
@@ -269,38 +221,12 @@ def train_flow_model(
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
 
-    dim = x.shape[1] + augment_dim
-    family = ResidualBlock(width, "relu")
-    params = {
-        key: value.requires_grad_(True)
-        for key, value in family.random_params(
-            dim, pieces=pieces, generator=generator, dtype=torch.float64
-        ).items()
-    }
-    weight = torch.randn(dim, generator=generator, dtype=torch.float64) / math.sqrt(dim)
-    weight.requires_grad_(True)
-    bias = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    durations = torch.full((pieces,), horizon / pieces, dtype=torch.float64)
-    steps_per_piece = rk4_steps // pieces
-    padded = torch.cat([x, x.new_zeros(x.shape[0], augment_dim)], dim=1)
-    batches = _batches(x.shape[0], batch_size, generator)
-
-    def loss() -> Tensor:
-        index = next(batches)
-        control = PiecewiseConstantControl(family, durations, params)
-        image = flow(control, padded[index], method="rk4", steps_per_piece=steps_per_piece)
-        return functional.smooth_l1_loss(image @ weight + bias, y[index])
-
-    losses = train(
-        {**params, "weight": weight, "bias": bias}, loss,
-        steps=epochs * math.ceil(x.shape[0] / batch_size), lr=lr, progress=progress,
-        description=f"{'ANODE' if augment_dim else 'NODE'} (p = {augment_dim})",
+    return fit_flow_model(
+        x, y, family=ResidualBlock(width, "relu"), pieces=pieces, horizon=horizon,
+        solver=Solver("rk4", rk4_steps // pieces), epochs=epochs, batch_size=batch_size, lr=lr,
+        loss="huber", readout="random", augment_dim=augment_dim, generator=generator,
+        progress=progress, description=f"{'ANODE' if augment_dim else 'NODE'} (p = {augment_dim})",
     )
-    control = PiecewiseConstantControl(
-        family, durations, {key: value.detach() for key, value in params.items()}
-    )
-    return FlowModel(control, weight.detach(), bias.detach(), augment_dim, steps_per_piece,
-                     losses)
 
 
 def sample_error(model: object, x: Tensor, y: Tensor, *, p: float = 2.0) -> float:
@@ -309,8 +235,7 @@ def sample_error(model: object, x: Tensor, y: Tensor, *, p: float = 2.0) -> floa
     On a fresh sample of the data distribution :math:`\mu` this is a Monte Carlo estimate of
     :math:`\|h-F\|_{L^p(\mu)}`.
     """
-    if not callable(model):
-        raise TypeError(f"model must be callable, got {type(model).__name__}")
+    model = check_callable("model", model)
     x = check_points("x", x)
     y = check_tensor("y", y, shape=(x.shape[0],))
     p = check_real("p", p)

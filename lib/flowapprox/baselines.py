@@ -33,19 +33,25 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 from scipy.optimize import isotonic_regression
 from torch import Tensor
 
-from ._validation import check_points, check_positive_int, check_real, check_tensor
+from ._types import Target
+from ._validation import (
+    check_box,
+    check_callable,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .metrics import Box
 from .piecewise import cell_centres, cell_index
-
-Target = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ def best_affine(x: Tensor, y: Tensor, weights: Tensor | None = None) -> AffineMa
     r"""The least-squares affine fit :math:`\min_{M,c}\sum_i w_i|y_i - Mx_i - c|^2`.
 
     Solved by ``torch.linalg.lstsq`` (driver ``gelsd``, robust to rank deficiency).
+
+    Implements :prf:ref:`ch4-prop-non-examples`.
 
     Parameters
     ----------
@@ -123,10 +131,8 @@ class AdditiveFit:
 
 def _grid_values(target: Target, box: Box, resolution: int) -> Tensor:
     """The target at the midpoints of a ``resolution x resolution`` grid, shape ``(M, M)``."""
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError(f"box must be a 2-D flowapprox.Box, got {box!r}")
+    check_callable("target", target)
+    check_box("box", box, 2)
     m = check_positive_int("resolution", resolution)
     (a1, a2), (b1, b2) = box.lower, box.upper
     c1 = cell_centres(m, lower=a1, upper=b1).to(torch.float64)
@@ -143,6 +149,8 @@ def best_additive(target: Target, box: Box, resolution: int = 256) -> AdditiveFi
     On a tensor grid with equal weights this is exact: row means plus column means minus
     the overall mean. Its error is the norm of the target's interaction part, a lower bound
     for :func:`best_monotone_additive`.
+
+    Implements :prf:ref:`ch4-prop-non-examples`.
     """
     values = _grid_values(target, box, resolution)
     mean = values.mean()
@@ -183,14 +191,16 @@ def best_monotone_additive(
     :math:`f_2` that of the column means of :math:`F - f_1` (exact because the grid has equal
     weights). Sweeps stop when the mean squared residual decreases by less than ``tol``. The
     best of the four fits is returned.
+
+    Implements :prf:ref:`ch4-prop-non-examples`.
     """
     values = _grid_values(target, box, resolution).numpy()
     tol = check_real("tol", tol, positive=True)
     max_sweeps = check_positive_int("max_sweeps", max_sweeps)
     fits = {
-        directions: _backfit(values, directions, tol, max_sweeps)
+        directions: _backfit(values, cast(tuple[bool, bool], directions), tol, max_sweeps)
         for directions in itertools.product((True, False), repeat=2)
     }
-    directions = min(fits, key=lambda d: fits[d][0])
+    directions = cast(tuple[bool, bool], min(fits, key=lambda d: fits[d][0]))
     _, f1, f2 = fits[directions]
     return AdditiveFit(box, torch.tensor(f1.copy()), torch.tensor(f2.copy()), directions)

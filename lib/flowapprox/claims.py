@@ -18,6 +18,12 @@ In a parameter sweep (``tools/sweep.py``) claims are data: with the environment 
 with ``FLOWAPPROX_CLAIMS_FILE`` set every claim is also appended to that file as a JSON
 line holding its raw, unrounded value (:func:`record_only`).
 
+A claim names the labelled results of the book it supports (``supports=("ch3-thm-budget",)``);
+the claims ledger lists, for each label, the library objects that implement it (docstrings
+that say "Implements" followed by a ``prf:ref`` role for the label) and the claims that
+support it. Glue needs the book's stack (``myst_nb``); without it the claim is still
+checked, recorded and shown.
+
 Rounding makes the rows stable across machines: values are shown with ``fmt`` (three
 significant digits by default); quantities at round-off level use ``fmt="bound"``, which
 shows the smallest power of ten above the value (e.g. ``< 1e-13``).
@@ -39,9 +45,13 @@ import math
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _ID = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+#: Pattern of the labels of the book's results, ``ch<N>-<kind>-<name>``
+#: (e.g. ``ch2-def-time-cost``).
+LABEL = re.compile(r"ch[0-9]+-[a-z]+-[a-z0-9\-]+")
 _REGISTRY: dict[str, Claim] = {}
 
 
@@ -153,6 +163,7 @@ class Claim:
     value: float
     criterion: Criterion
     fmt: str = ".3g"
+    supports: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -181,6 +192,7 @@ class Claim:
             "value": self.shown_value,
             "criterion": self.criterion.describe(),
             "passed": self.passed,
+            "supports": list(self.supports),
         }
 
 
@@ -191,6 +203,7 @@ def check(
     criterion: Criterion,
     *,
     fmt: str = ".3g",
+    supports: Sequence[str] = (),
 ) -> Claim:
     """State, record, glue and show a claim; raise :class:`ClaimFailed` if it fails.
 
@@ -207,6 +220,9 @@ def check(
     fmt
         Format spec for the shown value (default three significant digits), or
         ``"bound"`` for round-off-level quantities.
+    supports
+        Labels of the book's results the claim supports (:data:`LABEL`, e.g.
+        ``("ch4-prop-construction",)``); recorded with the claim and shown in the ledger.
     """
     if not isinstance(id, str) or not _ID.fullmatch(id):
         raise ValueError(f"id must match {_ID.pattern!r}, got {id!r}")
@@ -217,13 +233,20 @@ def check(
     if isinstance(value, (str, bytes)):
         raise TypeError(f"value must be a real number, got {value!r}")
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type,unused-ignore]
     except (TypeError, ValueError) as exc:
         raise TypeError(f"value must be a real number, got {value!r}") from exc
     if not math.isfinite(number):
         raise ValueError(f"value of claim {id!r} must be finite, got {number}")
     format_value(number, fmt)  # fail early on a bad format spec
-    claim = Claim(id, statement.strip(), number, criterion, fmt)
+    if isinstance(supports, str) or not isinstance(supports, Sequence):
+        raise TypeError(f"supports must be a sequence of labels, got {supports!r}")
+    for label in supports:
+        if not isinstance(label, str) or not LABEL.fullmatch(label):
+            raise ValueError(
+                f"supports must hold labels like 'ch2-def-time-cost', got {label!r}"
+            )
+    claim = Claim(id, statement.strip(), number, criterion, fmt, tuple(supports))
     _REGISTRY.pop(id, None)  # a re-checked claim moves to the end
     _REGISTRY[id] = claim
     _show(claim)
@@ -244,14 +267,18 @@ def _show(claim: Claim) -> None:
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency of the book
-        get_ipython = None  # type: ignore[assignment]
+        get_ipython = None  # type: ignore[assignment,unused-ignore]
     if get_ipython is None or get_ipython() is None:
         print(claim.row())
         return
     from IPython.display import display
-    from myst_nb import glue
 
-    glue(claim.id, claim.shown_value, display=False)
+    try:
+        from myst_nb import glue
+    except ImportError:  # the library runs without the book's stack: no glue then
+        pass
+    else:
+        glue(claim.id, claim.shown_value, display=False)
     row = claim.row()
     html_row = f'<pre class="flowapprox-claim" id="claim-{claim.id}">{html.escape(row)}</pre>'
     display(

@@ -13,7 +13,7 @@ measures, for a list of times and with the exact flow :func:`flowapprox.pl_flow`
 * the measure of the unconverged set :math:`\{|\varphi_T - S| > \text{tol}\}`.
 
 :func:`collapse_prefactor` is the constant :math:`A` of the book's formula
-:math:`\|\varphi_T-S\|_{L^1}\approx Ae^{-T}`, and :func:`fit_exponential` fits
+:math:`\|\varphi_T-S\|_{L^1}\approx Ae^{-T}`, and :func:`flowapprox.fit_exponential` fits
 :math:`y\approx C e^{-\text{rate}\,T}`.
 
 Examples
@@ -22,7 +22,8 @@ Examples
 >>> curve = collapse.collapse_curve(4, 0.1, [1.0, 2.0, 3.0, 4.0])
 >>> curve.sup.tolist()  # the cell boundaries never move: 1/(2N) for every T
 [0.125, 0.125, 0.125, 0.125]
->>> round(collapse.fit_exponential(curve.times, curve.l1).rate, 1)
+>>> from flowapprox.metrics import fit_exponential
+>>> round(fit_exponential(curve.times, curve.l1).rate, 1)
 1.0
 """
 
@@ -33,7 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import Tensor
 
 from ._validation import check_positive_int, check_real, check_tensor
@@ -74,6 +74,8 @@ def collapse_curve(
     seed: int = 0,
 ) -> CollapseCurve:
     r"""Distances between :math:`\varphi_T` of :math:`\psi_{N,\delta}` on [0, 1] and the step map.
+
+    Implements :prf:ref:`ch3-prop-collapse`.
 
     Parameters
     ----------
@@ -128,6 +130,8 @@ def collapse_prefactor(cells: int, delta: float) -> float:
 
     the first term from the linear parts of the cells, the second from the layers. Requires
     :math:`0<\delta<1/2`, so that points leave the layers faster than they contract.
+
+    Implements :prf:ref:`ch3-prop-collapse`.
     """
     n = check_positive_int("cells", cells)
     delta = check_real("delta", delta, positive=True)
@@ -137,37 +141,3 @@ def collapse_prefactor(cells: int, delta: float) -> float:
     interior = h**2 / 4 * ((n - 1) * (1 - delta) ** 2 + 1)
     layers = (n - 1) * delta * (1 - delta) ** 2 * h**2 / (2 * (1 - 2 * delta))
     return interior + layers
-
-
-@dataclass(frozen=True)
-class ExponentialFit:
-    """A fit :math:`y\\approx Ce^{-\\text{rate}\\,t}` (least squares on :math:`\\log y`)."""
-
-    rate: float
-    prefactor: float
-    r_squared: float
-
-    def __call__(self, t: np.ndarray | Sequence[float]) -> np.ndarray:
-        """The fitted exponential at ``t``."""
-        return self.prefactor * np.exp(-self.rate * np.asarray(t, dtype=float))
-
-
-def fit_exponential(
-    t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
-) -> ExponentialFit:
-    """Fit :math:`y\\approx Ce^{-\\text{rate}\\,t}` (``scipy.stats.linregress`` on :math:`\\log y`).
-
-    ``t`` and ``y`` must be 1-D of equal length at least 3, finite, and ``y`` positive.
-    """
-    ts, ys = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
-    if ts.ndim != 1 or ts.shape != ys.shape or ts.size < 3:
-        raise ValueError(
-            f"t and y must be 1-D of equal length >= 3, got shapes {ts.shape} and {ys.shape}"
-        )
-    if not np.all(np.isfinite(ts)):
-        raise ValueError(f"t must be finite: {ts}")
-    if not np.all(np.isfinite(ys)) or np.any(ys <= 0):
-        raise ValueError(f"y must be positive and finite for an exponential fit: {ys}")
-    result = stats.linregress(ts, np.log(ys))
-    return ExponentialFit(float(-result.slope), float(np.exp(result.intercept)),
-                          float(result.rvalue**2))

@@ -36,8 +36,8 @@ zooms are computed exactly by :func:`flowapprox.pl_flow`, and the shears are exa
 all neurons of a shear depend only on the coordinate it leaves fixed (they commute).
 :meth:`Construction.control` writes the whole construction as a piecewise-constant control
 of the ReLU residual-block family, one piece per stage, so that any integrator of the
-library can re-compute it. The neuron count and normalised time cost are those of
-:mod:`flowapprox.cost`.
+library can re-compute it. The neuron count is that of :mod:`flowapprox.cost`, the time cost
+that of the control (book, :prf:ref:`ch2-def-time-cost`; constant units are free).
 
 :func:`construct_lifted` handles one-dimensional targets: it embeds :math:`x\mapsto(x,0)`
 (:func:`lift`), runs the construction on :math:`N\times1` cells and reads out
@@ -55,21 +55,31 @@ Examples
 >>> x = torch.tensor([[0.1, 0.1], [0.6, 0.9]], dtype=torch.float64)
 >>> [round(v, 4) for v in c(x).tolist()]  # F at the centres (0.125, 0.125), (0.625, 0.875)
 [0.0156, 0.5469]
->>> c.neurons, c.time, round(c.budget)
-(29, 18.0, 2019)
+>>> c.neurons, c.horizon, round(c.time_cost)
+(29, 18.0, 2017)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
+from ._types import Target
+from ._validation import (
+    check_box,
+    check_callable,
+    check_choice,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .controls import PiecewiseConstantControl
-from .cost import neuron_count, time_budget
+from .cost import neuron_count
 from .families import ResidualBlock
 from .metrics import Box
 from .piecewise import PiecewiseLinear, cell_centres, cell_index, multiwell, pl_flow
@@ -79,12 +89,53 @@ READOUTS = ("linear", "tanh", "identity")
 #: Values are clipped to :math:`[-1+m, 1-m]` before ``artanh`` for the ``"tanh"`` readout.
 TANH_MARGIN = 1e-6
 
-Target = Callable[[Tensor], Tensor]
+
+#: Slope jumps below this many units of round-off of the neighbouring slopes are not kinks.
+ROUNDOFF_FACTOR = 64.0
+
+
+def significant_kinks(field: PiecewiseLinear) -> tuple[Tensor, Tensor]:
+    r"""The slope jumps of a PL field that are not round-off, and their knots.
+
+    A slope computed from values :math:`|y|\le Y` at knots :math:`|k|\le S` that are
+    :math:`g` apart carries a round-off error of about
+    :math:`\epsilon\,(Y + |s|_{\max} S)/g` (:math:`\epsilon` the machine epsilon). Closely
+    spaced knots, such as the tie-broken values :math:`F_1 + \text{rank}\cdot\eta` of the
+    identity readout, therefore show spurious jumps far above a fixed relative cut. A jump
+    is kept if it exceeds :data:`ROUNDOFF_FACTOR` times that error for the smaller gap next
+    to its knot (and :math:`10^{-12}` times the largest slope); a dropped jump is carried to
+    the next kept knot, so the slope beyond every kept knot is exact and the number of kinks
+    does not depend on round-off (a leftover after the last kept knot joins that knot).
+
+    Returns ``(c, k)``: the kept jumps and their knots, in increasing order of the knots.
+    """
+    _, _, jumps, knots = field.relu_expansion()
+    slopes = field.slopes
+    eps = torch.finfo(knots.dtype).eps
+    largest = float(slopes.abs().max())
+    scale = float(field.values.abs().max()) + largest * float(knots.abs().max())
+    near = torch.full_like(knots, float("inf"))
+    if knots.numel() > 1:
+        gaps = torch.diff(knots)
+        near[:-1] = gaps
+        near[1:] = torch.minimum(near[1:], gaps)
+    tol = (ROUNDOFF_FACTOR * eps * scale / near).clamp(min=1e-12 * largest).tolist()
+    kept: list[tuple[float, float]] = []
+    carry = 0.0
+    for jump, knot, limit in zip(jumps.tolist(), knots.tolist(), tol):
+        carry += jump
+        if abs(carry) > limit:
+            kept.append((carry, knot))
+            carry = 0.0
+    if kept and carry != 0.0:
+        kept[-1] = (kept[-1][0] + carry, kept[-1][1])
+    table = torch.tensor(kept, dtype=knots.dtype).reshape(-1, 2)
+    return table[:, 0].contiguous(), table[:, 1].contiguous()
 
 
 @dataclass(frozen=True)
 class Stage:
-    r"""One stage: the flow for time ``time`` of the field :math:`\psi(x_{source})\,e_{axis}`.
+    r"""One stage: the flow for time ``duration`` of the field :math:`\psi(x_{source})\,e_{axis}`.
 
     If ``axis == source`` the stage is a one-dimensional flow along that axis (a zoom),
     computed exactly by :func:`flowapprox.pl_flow`; otherwise it is the exact shear
@@ -95,15 +146,15 @@ class Stage:
     axis: int
     source: int
     field: PiecewiseLinear
-    time: float
+    duration: float
 
     def __call__(self, x: Tensor) -> Tensor:
         """Apply the stage to points of shape ``(batch, 2)``."""
         y = x.clone()
         if self.axis == self.source:
-            y[:, self.axis] = pl_flow(self.field, x[:, self.axis], self.time)
+            y[:, self.axis] = pl_flow(self.field, x[:, self.axis], self.duration)
         else:
-            y[:, self.axis] = x[:, self.axis] + self.time * self.field(x[:, self.source])
+            y[:, self.axis] = x[:, self.axis] + self.duration * self.field(x[:, self.source])
         return y
 
     def units(self) -> tuple[Tensor, Tensor, Tensor]:
@@ -111,14 +162,15 @@ class Stage:
 
         Returns ``(V, W, b)`` of shapes ``(m, 2)``, ``(m, 2)``, ``(m,)``. From
         :math:`\psi(s) = a s + \beta + \sum_i c_i\,\mathrm{relu}(s-k_i)`: one unit per kink
-        (jumps below :math:`10^{-12}` times the largest slope are round-off and dropped), two
-        for the linear part (:math:`a s = a\,\mathrm{relu}(s) - a\,\mathrm{relu}(-s)`) and one
-        constant unit (:math:`w=0`, :math:`b=1`) for :math:`\beta`. The sum equals the field
-        everywhere, not only on the box.
+        that is not round-off (:func:`significant_kinks`), two for the linear part
+        (:math:`a s = a\,\mathrm{relu}(s) - a\,\mathrm{relu}(-s)`) and one constant unit
+        (:math:`w=0`, :math:`b=1`) for :math:`\beta`. The sum equals the field everywhere, not
+        only on the box, up to the round-off of the field's own slopes.
         """
-        a, beta, c, k = self.field.relu_expansion()
+        a, beta, _, _ = self.field.relu_expansion()
         dtype = self.field.knots.dtype
-        keep = c.abs() > 1e-12 * float(self.field.slopes.abs().max())  # drop round-off kinks
+        c, k = significant_kinks(self.field)
+        keep = torch.ones_like(c, dtype=torch.bool)
         # Extra units (coefficient, sign of x_source, bias): a s = a relu(s) - a relu(-s), and
         # the constant beta = beta relu(0 s + 1).
         extra = ([(a, 1.0, 0.0), (-a, -1.0, 0.0)] if a != 0 else []) + (
@@ -166,15 +218,18 @@ class Construction:
     values: Tensor
 
     def flow_map(self, x: Tensor) -> Tensor:
-        """The flow map :math:`\\varphi`: the stages applied to points of shape ``(batch, 2)``."""
+        """The flow map :math:`\\varphi`: the stages applied to points of shape ``(batch, 2)``.
+
+        The construction computes in float64 (its knots are closer than float32 resolves);
+        points of another floating dtype are converted to float64 and the images back to the
+        dtype of ``x`` (differentiably), so that e.g. :func:`flowapprox.lp_error` works under
+        any default dtype.
+        """
         x = check_points("x", x, 2)
-        if x.dtype != self.centres.dtype:
-            raise TypeError(
-                f"x must have dtype {self.centres.dtype} (the construction's), got {x.dtype}"
-            )
+        y = x.to(self.centres.dtype)
         for stage in self.stages:
-            x = stage(x)
-        return x
+            y = stage(y)
+        return y.to(x.dtype)
 
     def readout(self, y: Tensor) -> Tensor:
         """The readout :math:`g`: ``y[:, 0]``, ``tanh(y[:, 0])`` or ``y`` itself."""
@@ -198,7 +253,7 @@ class Construction:
         (a1, a2), (b1, b2) = self.box.lower, self.box.upper
         i = cell_index(x[:, 0], self.cells[0], lower=a1, upper=b1)
         j = cell_index(x[:, 1], self.cells[1], lower=a2, upper=b2)
-        return self.values[j * self.cells[0] + i]
+        return self.values[j * self.cells[0] + i].to(x.dtype)
 
     def control(self) -> PiecewiseConstantControl:
         """The construction as a control of the ReLU residual-block family, one piece per stage.
@@ -216,7 +271,7 @@ class Construction:
         for j, (v, w, b) in enumerate(units):
             m = v.shape[0]
             big_v[j, :, :m], big_w[j, :m], big_b[j, :m] = v.T, w, b
-        durations = torch.tensor([stage.time for stage in self.stages], dtype=dtype)
+        durations = torch.tensor([stage.duration for stage in self.stages], dtype=dtype)
         return PiecewiseConstantControl(
             ResidualBlock(width, "relu"), durations, {"W": big_v, "A": big_w, "b": big_b}
         )
@@ -227,14 +282,14 @@ class Construction:
         return neuron_count(self.control())
 
     @property
-    def time(self) -> float:
-        """The time horizon :math:`T_{total}`: twice the zoom time plus one per shear."""
-        return float(sum(stage.time for stage in self.stages))
+    def horizon(self) -> float:
+        """The time horizon :math:`T`: twice the zoom time plus one per shear."""
+        return float(sum(stage.duration for stage in self.stages))
 
     @property
-    def budget(self) -> float:
-        """The normalised time cost (:func:`flowapprox.cost.time_budget`)."""
-        return time_budget(self.control())
+    def time_cost(self) -> float:
+        """The time cost of :meth:`control` (:attr:`.PiecewiseConstantControl.time_cost`)."""
+        return self.control().time_cost
 
 
 def _check_target_values(values: object, count: int, readout: str) -> Tensor:
@@ -277,13 +332,15 @@ def construct(
     target: Target,
     box: Box,
     cells: int | tuple[int, int],
-    zoom_time: float,
+    zoom_time: float | None = None,
     *,
     readout: str = "linear",
     delta: float = 0.05,
     tie_spread: float | None = None,
 ) -> Construction:
     r"""Build the explicit flow-plus-readout approximant of ``target`` on a 2-D ``box``.
+
+    Implements :prf:ref:`ch4-def-construction` and :prf:ref:`ch4-prop-construction`.
 
     Parameters
     ----------
@@ -296,8 +353,10 @@ def construct(
     cells
         Grid size :math:`N` (an :math:`N\times N` grid) or a pair :math:`(N_1, N_2)`.
     zoom_time
-        Time :math:`T\ge0` of each zoom; the total horizon is
-        :math:`2T + 2` (:math:`2T+3` for the identity readout).
+        Time :math:`T\ge0` of each zoom (default :func:`zoom_schedule` of the grid and
+        readout); the total horizon is :math:`2T + 2` (:math:`2T+3` for the identity
+        readout). A :class:`UserWarning` says when the identity readout gets less than its
+        schedule: its second component's error then grows with :math:`N`.
     readout
         ``"linear"`` (:math:`y_1`), ``"tanh"`` (:math:`\tanh y_1`) or ``"identity"``.
     delta
@@ -310,24 +369,32 @@ def construct(
     Returns
     -------
     Construction
-        Evaluates :math:`\varphi` (``flow_map``), :math:`g` (``readout``) and
-        :math:`g\circ\varphi` (call), and reports ``neurons``, ``time`` and ``budget``.
+        Computed in float64 whatever the default dtype; it accepts points of any floating
+        dtype and returns values in that dtype. Evaluates :math:`\varphi` (``flow_map``),
+        :math:`g` (``readout``) and :math:`g\circ\varphi` (call), and reports ``neurons``,
+        ``horizon`` and ``time_cost``.
 
     Notes
     -----
     The error converges to that of the piecewise-constant approximant as ``zoom_time``
-    grows (book, Chapter 4). For Lipschitz targets on the unit square,
-    :math:`T = 3 + 2\log N` reaches that plateau with the linear readout; the identity
-    readout needs about :math:`T = 8 + 5\log N`, because its last shear has slopes up to
-    :math:`\operatorname{osc}F_2/\eta`.
+    grows (book, Chapter 4, :prf:ref:`ch4-prop-construction`); :func:`zoom_schedule` gives
+    zoom times that reach that plateau for Lipschitz targets.
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError(f"box must be a 2-D flowapprox.Box, got {box!r}")
+    check_callable("target", target)
+    check_box("box", box, 2)
     n1, n2 = _check_cells(cells)
-    zoom_time = check_real("zoom_time", zoom_time, nonnegative=True)
     readout = check_choice("readout", readout, READOUTS)
+    schedule = zoom_schedule(max(n1, n2), readout)
+    if zoom_time is None:
+        zoom_time = schedule
+    zoom_time = check_real("zoom_time", zoom_time, nonnegative=True)
+    if readout == "identity" and zoom_time < schedule - 1e-9:
+        warnings.warn(
+            f"zoom_time {zoom_time:g} is below the identity readout's schedule "
+            f"{schedule:.3g} = 8 + 5 log N: the error of the second component grows with N",
+            UserWarning,
+            stacklevel=2,
+        )
     delta = check_real("delta", delta, positive=True)
     if delta >= 1:
         raise ValueError(f"delta must lie in (0, 1), got {delta}")
@@ -366,6 +433,38 @@ def construct(
     return Construction(box, (n1, n2), readout, tuple(stages), centres, values)
 
 
+#: ``(offset, slope)`` of :func:`zoom_schedule` per readout.
+ZOOM_SCHEDULES = {"linear": (3.0, 2.0), "tanh": (3.0, 2.0), "identity": (8.0, 5.0)}
+
+
+def zoom_schedule(
+    cells: int,
+    readout: str = "linear",
+    *,
+    offset: float | None = None,
+    slope: float | None = None,
+) -> float:
+    r"""The zoom time :math:`T(N) = \text{offset} + \text{slope}\cdot\log N` of :func:`construct`.
+
+    With the defaults of :data:`ZOOM_SCHEDULES`, :math:`3 + 2\log N` for the linear and tanh
+    readouts and :math:`8 + 5\log N` for the identity readout, whose last shear has slopes up
+    to :math:`\operatorname{osc}F_2/\eta` with :math:`\eta\propto N^{-3}` (book, Chapter 4,
+    after :prf:ref:`ch4-prop-construction`). ``offset`` and ``slope`` override the defaults
+    (the notebooks expose them as parameters).
+
+    >>> round(zoom_schedule(8), 4), round(zoom_schedule(8, "identity"), 4)
+    (7.1589, 18.3972)
+
+    Implements :prf:ref:`ch4-prop-construction`.
+    """
+    cells = check_positive_int("cells", cells)
+    readout = check_choice("readout", readout, READOUTS)
+    default_offset, default_slope = ZOOM_SCHEDULES[readout]
+    offset = default_offset if offset is None else check_real("offset", offset)
+    slope = default_slope if slope is None else check_real("slope", slope)
+    return offset + slope * math.log(cells)
+
+
 def lift(x: Tensor) -> Tensor:
     """Embed one-dimensional points into the plane, :math:`x\\mapsto(x, 0)`.
 
@@ -399,7 +498,7 @@ def construct_lifted(
     target: Target,
     interval: Box,
     cells: int,
-    zoom_time: float,
+    zoom_time: float | None = None,
     *,
     delta: float = 0.05,
 ) -> LiftedConstruction:
@@ -408,6 +507,8 @@ def construct_lifted(
     The 2-D construction runs on :math:`[a,b]\times[-\tfrac{b-a}2,\tfrac{b-a}2]` with
     :math:`N\times1` cells and the target :math:`F(x_1)`; the lifted points :math:`(x, 0)` lie
     on the centre line of the single row, which the zoom along :math:`x_2` leaves in place.
+
+    Implements :prf:ref:`ch4-rem-lift`.
 
     Parameters
     ----------
@@ -420,10 +521,8 @@ def construct_lifted(
     zoom_time, delta
         As in :func:`construct`.
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
-    if not isinstance(interval, Box) or interval.dim != 1:
-        raise ValueError(f"interval must be a 1-D flowapprox.Box, got {interval!r}")
+    check_callable("target", target)
+    check_box("interval", interval, 1)
     cells = check_positive_int("cells", cells)
     (a,), (b,) = interval.lower, interval.upper
     half = (b - a) / 2

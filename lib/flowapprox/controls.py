@@ -3,7 +3,7 @@ r"""Piecewise-constant controls: durations :math:`t_1,\dots,t_k` and one paramet
 On the :math:`j`-th interval of length :math:`t_j` the dynamics is the fixed field
 :math:`f(\cdot;\theta_j)`; the flow map of the control is the composition
 :math:`\varphi^{f_k}_{t_k}\circ\dots\circ\varphi^{f_1}_{t_1}` (book, Chapter 1,
-:prf:ref:`def-flow-map`). A piece of length :math:`t_j` corresponds to a block of residual
+:prf:ref:`ch1-def-flow-map`). A piece of length :math:`t_j` corresponds to a block of residual
 layers with shared weights.
 
 Examples
@@ -32,6 +32,8 @@ from .families import ControlFamily
 @dataclass(frozen=True)
 class PiecewiseConstantControl:
     """A control that is constant on each of ``k`` consecutive time intervals.
+
+    Implements :prf:ref:`ch1-def-flow-map`.
 
     Parameters
     ----------
@@ -75,12 +77,14 @@ class PiecewiseConstantControl:
 
     @property
     def time_cost(self) -> float:
-        r"""The normalised time :math:`B = \sum_j c(\theta_j)\,t_j` (book, :prf:ref:`ch2-def-time-cost`).
+        r"""The time cost :math:`B = \sum_j c(\theta_j)\,t_j` (book, :prf:ref:`ch2-def-time-cost`).
 
         :math:`c` is the family's :meth:`~flowapprox.ControlFamily.time_rate` (for ReLU units
         :math:`|v|\,|w|` each; constant fields are free). Unlike :attr:`horizon` it does not
         change when the fields are scaled by :math:`\lambda` and the durations by
         :math:`1/\lambda`, and the flow map and its inverse are :math:`e^{B}`-Lipschitz.
+
+        Implements :prf:ref:`ch2-def-time-cost`.
         """
         rates = [self.family.time_rate(self.piece(j)) for j in range(self.num_pieces)]
         return float((self.durations * torch.tensor(rates, dtype=self.durations.dtype)).sum())

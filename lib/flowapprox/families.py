@@ -1,7 +1,7 @@
 r"""Control families: vector fields :math:`f(x;\theta)` as pure functions of state and parameters.
 
 A *control family* :math:`\mathcal F = \{f(\cdot;\theta) : \theta\in\Theta\}` plays the role
-of one residual block (book, Chapter 1, :prf:ref:`def-control-family`). Here a family is a
+of one residual block (book, Chapter 1, :prf:ref:`ch1-def-control-family`). Here a family is a
 small immutable object that knows the names and shapes of its parameters and evaluates
 
 .. math:: f(x;\theta)
@@ -9,7 +9,8 @@ small immutable object that knows the names and shapes of its parameters and eva
 on a batch of points ``x`` of shape ``(batch, n)`` for one explicit parameter set
 ``theta`` (a mapping from names to tensors). There is no hidden state: the same
 ``(x, theta)`` always gives the same field, which keeps gradients correct under any
-integrator (see the engineering notes on stateful fields and ``odeint_adjoint``).
+integrator (a "current piece" attribute gives silently wrong gradients under
+``odeint_adjoint``; ``CONTRIBUTING.md``, "Machine facts").
 
 Three families are provided:
 
@@ -38,9 +39,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._types import Params
 from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
-
-Params = Mapping[str, Tensor]
 
 #: Activations of :class:`ResidualBlock` and their Lipschitz constants.
 ACTIVATIONS: dict[str, tuple[object, float]] = {
@@ -55,6 +55,8 @@ class ControlFamily(ABC):
 
     Subclasses define :meth:`param_shapes` and the unchecked evaluation :meth:`field`;
     calling the family validates the arguments first.
+
+    Implements :prf:ref:`ch1-def-control-family`.
     """
 
     #: Short human-readable name, used in plots and error messages.
@@ -81,6 +83,8 @@ class ControlFamily(ABC):
         :prf:ref:`ch2-def-time-cost`). The rate is never below :meth:`lipschitz_bound`, so a
         flow of time cost :math:`B` and its inverse are :math:`e^{B}`-Lipschitz. The default is
         the Lipschitz bound; families made of units charge each unit on its own.
+
+        Implements :prf:ref:`ch2-def-time-cost`.
         """
         return self.lipschitz_bound(theta)
 
@@ -209,7 +213,7 @@ class ResidualBlock(ControlFamily):
         return float(lip_sigma * norm_w * norm_a)
 
     def time_rate(self, theta: Params) -> float:
-        r"""Each unit at its own Lipschitz constant: :math:`\mathrm{Lip}(\sigma)\sum_k|W_{:k}|\,|A_{k:}|`.
+        r"""Each unit at its Lipschitz bound :math:`\mathrm{Lip}(\sigma)\sum_k|W_{:k}|\,|A_{k:}|`.
 
         A unit with :math:`A_{k:}=0` is a constant field and costs nothing.
         """

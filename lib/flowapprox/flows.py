@@ -1,8 +1,9 @@
 r"""Flow maps of piecewise-constant controls: fixed-step integrators, ResNets, references.
 
-The flow map of a piecewise-constant control (book, Chapter 1, :prf:ref:`def-flow-map`) is
+The flow map of a piecewise-constant control (book, Chapter 1, :prf:ref:`ch1-def-flow-map`) is
 
-.. math:: \varphi = \varphi^{f(\cdot;\theta_k)}_{t_k}\circ\dots\circ\varphi^{f(\cdot;\theta_1)}_{t_1}.
+.. math::
+   \varphi = \varphi^{f(\cdot;\theta_k)}_{t_k}\circ\dots\circ\varphi^{f(\cdot;\theta_1)}_{t_1}.
 
 This module computes it in three independent ways:
 
@@ -35,16 +36,16 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torchdiffeq
 from torch import Tensor
 
-from ._validation import check_choice, check_points, check_positive_int, check_real
+from ._types import Field
+from ._validation import check_choice, check_control, check_points, check_positive_int, check_real
 from .controls import PiecewiseConstantControl
 from .families import RidgeReLU
-
-Field = Callable[[Tensor], Tensor]
 
 
 class FlowBlowUpError(FloatingPointError):
@@ -57,17 +58,17 @@ class FlowBlowUpError(FloatingPointError):
         self.step = step
 
 
-def _euler(f: Field, x: Tensor, h: float) -> Tensor:
+def _euler(f: Field, x: Tensor, h: float | Tensor) -> Tensor:
     return x + h * f(x)
 
 
-def _heun(f: Field, x: Tensor, h: float) -> Tensor:
+def _heun(f: Field, x: Tensor, h: float | Tensor) -> Tensor:
     k1 = f(x)
     k2 = f(x + h * k1)
     return x + (0.5 * h) * (k1 + k2)
 
 
-def _rk4(f: Field, x: Tensor, h: float) -> Tensor:
+def _rk4(f: Field, x: Tensor, h: float | Tensor) -> Tensor:
     k1 = f(x)
     k2 = f(x + (0.5 * h) * k1)
     k3 = f(x + (0.5 * h) * k2)
@@ -76,7 +77,7 @@ def _rk4(f: Field, x: Tensor, h: float) -> Tensor:
 
 
 #: Fixed-step one-step methods and their classical orders.
-METHODS: dict[str, tuple[Callable[[Field, Tensor, float], Tensor], int]] = {
+METHODS: dict[str, tuple[Callable[[Field, Tensor, float | Tensor], Tensor], int]] = {
     "euler": (_euler, 1),
     "heun": (_heun, 2),
     "rk4": (_rk4, 4),
@@ -84,10 +85,7 @@ METHODS: dict[str, tuple[Callable[[Field, Tensor, float], Tensor], int]] = {
 
 
 def _check_inputs(control: object, x: object) -> tuple[PiecewiseConstantControl, Tensor]:
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
+    control = check_control("control", control)
     x = check_points("x", x, control.dim)
     if x.dtype != control.durations.dtype:
         raise TypeError(
@@ -97,13 +95,18 @@ def _check_inputs(control: object, x: object) -> tuple[PiecewiseConstantControl,
     return control, x
 
 
-def _check_finite(x: Tensor, piece: int) -> None:
+def check_finite_state(x: Tensor, piece: int) -> None:
+    """Raise :class:`FlowBlowUpError` for ``piece`` unless every entry of ``x`` is finite."""
     if not bool(torch.isfinite(x).all()):
         raise FlowBlowUpError(piece)
 
 
 def _first_nonfinite_step(
-    step: Callable[[Field, Tensor, float], Tensor], f: Field, x: Tensor, h: Tensor, steps: int
+    step: Callable[[Field, Tensor, float | Tensor], Tensor],
+    f: Field,
+    x: Tensor,
+    h: Tensor,
+    steps: int,
 ) -> int | None:
     """Re-run one piece to find the first step whose state is not finite (error path only)."""
     with torch.no_grad():
@@ -123,6 +126,8 @@ def flow(
     save_steps: bool = False,
 ) -> Tensor:
     r"""Integrate the controlled ODE with a fixed-step method, piece by piece.
+
+    Implements :prf:ref:`ch1-def-flow-map` and :prf:ref:`ch1-thm-euler-convergence`.
 
     Parameters
     ----------
@@ -174,8 +179,40 @@ def resnet(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
 
     This is exactly :func:`flow` with ``method="euler"`` and ``steps_per_piece=1``: forward
     Euler on the controlled ODE is a ResNet whose step sizes are the piece durations.
+
+    Implements :prf:ref:`ch1-prop-resnet-euler`.
     """
     return flow(control, x, method="euler", steps_per_piece=1)
+
+
+@dataclass(frozen=True)
+class Solver:
+    """Solver settings of a fixed-step flow: the method and the steps per piece.
+
+    One small object for every caller that integrates a control the same way several times
+    (training, evaluation, refinement): ``Solver("rk4", 8)(control, x)`` is
+    ``flow(control, x, method="rk4", steps_per_piece=8)``, and :meth:`refined` multiplies the
+    steps (a cross-check that the discretisation has converged).
+
+    >>> Solver("rk4", 4).refined(2)
+    Solver(method='rk4', steps_per_piece=8)
+    """
+
+    method: str = "rk4"
+    steps_per_piece: int = 1
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, tuple(METHODS))
+        check_positive_int("steps_per_piece", self.steps_per_piece)
+
+    def __call__(self, control: PiecewiseConstantControl, x: Tensor) -> Tensor:
+        """The flow map of ``control`` at ``x`` with these settings (:func:`flow`)."""
+        return flow(control, x, method=self.method, steps_per_piece=self.steps_per_piece)
+
+    def refined(self, factor: int) -> Solver:
+        """The same method with ``factor`` times the steps per piece."""
+        factor = check_positive_int("factor", factor)
+        return Solver(self.method, self.steps_per_piece * factor)
 
 
 def reference_flow(
@@ -217,6 +254,7 @@ def reference_flow(
             continue
         theta = control.piece(j)
         times = torch.stack([torch.zeros_like(t_end), t_end])
+        options: dict[str, object]
         if method in adaptive:
             options = {"step_t": t_end.reshape(1)}
         else:
@@ -236,11 +274,11 @@ def reference_flow(
                 raise
             raise FlowBlowUpError(j, detail=f" ({method}: {exc})") from exc
         x = solution[-1]
-        _check_finite(x, j)
+        check_finite_state(x, j)
     return x
 
 
-def _expm1_ratio(a: Tensor, t: Tensor) -> Tensor:
+def expm1_ratio(a: Tensor, t: Tensor) -> Tensor:
     r""":math:`(e^{at}-1)/a`, continuous at :math:`a=0` where it equals :math:`t`."""
     at = a * t
     small = at.abs() < 1e-6
@@ -260,6 +298,8 @@ def ridge_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
 
     No solver error: this is the reference against which integrators are measured
     (book, Chapter 1).
+
+    Implements :prf:ref:`ch1-prop-ridge-flow`.
     """
     control, x = _check_inputs(control, x)
     if not isinstance(control.family, RidgeReLU):
@@ -270,7 +310,7 @@ def ridge_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
         v, w, b = (control.params[key][j] for key in ("v", "w", "b"))
         s0 = x @ w + b
         active = s0 > 0  # inactive points must not move, even if the active ones overflow
-        shift = torch.where(active, s0, 0.0) * _expm1_ratio(w @ v, control.durations[j])
+        shift = torch.where(active, s0, 0.0) * expm1_ratio(w @ v, control.durations[j])
         x = x + torch.where(active, shift, 0.0).unsqueeze(-1) * v
-        _check_finite(x, j)
+        check_finite_state(x, j)
     return x

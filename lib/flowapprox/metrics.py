@@ -23,7 +23,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,11 +33,18 @@ from scipy import special, stats
 from scipy.stats import qmc
 from torch import Tensor
 
-from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
+from ._types import PointMap
+from ._validation import (
+    check_box,
+    check_choice,
+    check_planar_point,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .controls import PiecewiseConstantControl
 from .flows import flow
-
-PointMap = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,9 @@ class Box:
                 f"{len(lower_t)} and {len(upper_t)}"
             )
         if any(a >= b for a, b in zip(lower_t, upper_t)):
-            raise ValueError(f"each lower bound must be below its upper bound: {lower_t}, {upper_t}")
+            raise ValueError(
+                f"each lower bound must be below its upper bound: {lower_t}, {upper_t}"
+            )
         object.__setattr__(self, "lower", lower_t)
         object.__setattr__(self, "upper", upper_t)
 
@@ -132,11 +142,10 @@ def gauss_legendre(
 
 
 def _check_box(box: object) -> None:
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
+    check_box("box", box)
 
 
-def _pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
+def _unchecked_pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
     """:math:`|f(x)-g(x)|` per point (Euclidean norm over output components)."""
     fx, gx = f(x), g(x)
     for name, value in (("f(x)", fx), ("g(x)", gx)):
@@ -151,6 +160,57 @@ def _pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
                          f"and {tuple(gx.shape)}")
     diff = fx - gx
     return diff.abs() if diff.ndim == 1 else torch.linalg.vector_norm(diff, dim=1)
+
+
+def pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
+    """:math:`|f(x_i) - g(x_i)|` per point (Euclidean norm for vector values), shape
+    ``(batch,)``."""
+    x = check_points("x", x)
+    with torch.no_grad():
+        return _unchecked_pointwise_error(f, g, x)
+
+
+def circle(
+    centre: Sequence[float] | Tensor,
+    radius: float,
+    n_points: int,
+    *,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    r"""``n_points`` equally spaced points :math:`x_0 + r(\cos\theta_k, \sin\theta_k)`.
+
+    The angles are :math:`\theta_k = 2\pi k/n`, :math:`k = 0,\dots,n-1`; returns a tensor of
+    shape ``(n_points, 2)``.
+    """
+    x0 = check_planar_point(centre)
+    radius = check_real("radius", radius, positive=True)
+    n = check_positive_int("n_points", n_points)
+    theta = 2.0 * math.pi * np.arange(n) / n
+    points = np.stack([x0[0] + radius * np.cos(theta), x0[1] + radius * np.sin(theta)], axis=1)
+    return torch.as_tensor(points, dtype=dtype or torch.get_default_dtype())
+
+
+def edge_grid(
+    box: Box, cells: int, per_cell: int = 8, *, dtype: torch.dtype | None = None
+) -> Tensor:
+    r"""A tensor grid on ``box`` that contains every edge of its ``cells`` :math:`\times`
+    ``cells`` cells: ``cells * per_cell + 1`` points per axis.
+
+    Sup errors of the book's construction concentrate on the cell edges, a set of measure
+    zero; with a power-of-two ``cells`` and ``per_cell`` on a dyadic box the edge points are
+    exact in floating point.
+    """
+    cells = check_positive_int("cells", cells)
+    per_cell = check_positive_int("per_cell", per_cell)
+    return grid(box, cells * per_cell + 1, dtype=dtype)
+
+
+def ball_points(x: Tensor, centre: Sequence[float] | Tensor, radius: float) -> Tensor:
+    r"""The points of ``x`` (shape ``(batch, 2)``) in the closed disk :math:`\bar B_r(x_0)`."""
+    x = check_points("x", x, 2)
+    x0 = torch.tensor(check_planar_point(centre), dtype=x.dtype)
+    radius = check_real("radius", radius, positive=True)
+    return x[torch.linalg.vector_norm(x - x0, dim=1) <= radius]
 
 
 def lp_error(
@@ -179,6 +239,11 @@ def lp_error(
         ``"sobol"``: quasi-Monte Carlo with ``n_points`` scrambled Sobol points (seeded);
         ``"gauss"``: tensor Gauss-Legendre with ``order`` nodes per axis (accurate for smooth
         integrands only).
+
+    Notes
+    -----
+    The points are drawn in the default dtype; ``f`` and ``g`` must accept them (a
+    :class:`~flowapprox.construction.Construction` converts them to float64 and back).
     """
     _check_box(box)
     p = check_real("p", p)
@@ -188,10 +253,10 @@ def lp_error(
     with torch.no_grad():
         if rule == "sobol":
             x = sobol_points(box, n_points, seed=seed)
-            integral = box.volume * float((_pointwise_error(f, g, x) ** p).mean())
+            integral = box.volume * float((_unchecked_pointwise_error(f, g, x) ** p).mean())
         else:
             x, w = gauss_legendre(box, order)
-            integral = float((w * _pointwise_error(f, g, x) ** p).sum())
+            integral = float((w * _unchecked_pointwise_error(f, g, x) ** p).sum())
     return integral ** (1.0 / p)
 
 
@@ -199,7 +264,7 @@ def max_error(f: PointMap, g: PointMap, x: Tensor) -> float:
     """The largest pointwise error :math:`\\max_i |f(x_i)-g(x_i)|` over the points ``x``."""
     x = check_points("x", x)
     with torch.no_grad():
-        return float(_pointwise_error(f, g, x).max())
+        return float(_unchecked_pointwise_error(f, g, x).max())
 
 
 def jacobian_determinants(mapping: PointMap, x: Tensor) -> Tensor:
@@ -209,6 +274,8 @@ def jacobian_determinants(mapping: PointMap, x: Tensor) -> Tensor:
     image of a point does not depend on the other points), as every flow of the library
     does. Then the Jacobians of all points come from ``n`` backward passes through one
     batched evaluation, and the library's input checks stay active.
+
+    Implements :prf:ref:`ch1-prop-euler-injective`.
     """
     x = check_points("x", x).detach().requires_grad_(True)
     n = x.shape[1]
@@ -234,6 +301,8 @@ def depth_errors(
     Depth means the total number of steps, so every ``D`` must be a multiple of the number
     of pieces (``steps_per_piece = D / pieces``). ``reference`` holds the exact images of
     ``x``; the error is :math:`\max_i |\varphi_D(x_i) - \varphi(x_i)|`.
+
+    Implements :prf:ref:`ch1-thm-euler-convergence`.
     """
     x = check_points("x", x, control.dim)
     reference = check_tensor("reference", reference, shape=tuple(x.shape))
@@ -250,31 +319,95 @@ def depth_errors(
 
 
 @dataclass(frozen=True)
-class LogLogFit:
-    """Least-squares line through :math:`(\\log x, \\log y)`: ``log y = slope log x + intercept``."""
+class LineFit:
+    r"""A least-squares line :math:`\log y = s\,u + c` (``slope`` :math:`s`, ``intercept``
+    :math:`c`, coefficient of determination ``r_squared``); :math:`u=\log x` for
+    :class:`LogLogFit`, :math:`u=t` for :class:`ExponentialFit`."""
 
     slope: float
     intercept: float
     r_squared: float
 
+
+@dataclass(frozen=True)
+class LogLogFit(LineFit):
+    r"""Least-squares line through :math:`(\log x, \log y)`: :math:`\log y = s\log x + c`.
+
+    :attr:`order` is :math:`-s`, the order of convergence when :math:`y` is an error and
+    :math:`x` a resolution.
+    """
+
+    @property
+    def order(self) -> float:
+        """:math:`-s`: the observed order of an error that decays like :math:`x^{-\text{order}}`."""
+        return -self.slope
+
     def __call__(self, x: np.ndarray | Sequence[float]) -> np.ndarray:
-        """The fitted power law :math:`e^{c} x^{\\text{slope}}` at ``x``."""
+        """The fitted power law :math:`e^{c} x^{s}` at ``x``."""
         return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
 
 
+@dataclass(frozen=True)
+class ExponentialFit(LineFit):
+    r"""Least-squares line through :math:`(t, \log y)`: :math:`\log y = s\,t + c`.
+
+    The same parametrisation as :class:`LogLogFit`; :attr:`rate` is :math:`-s` and
+    :attr:`prefactor` :math:`e^{c}`, so that :math:`y\approx Ce^{-\text{rate}\,t}`.
+    """
+
+    @property
+    def rate(self) -> float:
+        """:math:`-s`, the decay rate."""
+        return -self.slope
+
+    @property
+    def prefactor(self) -> float:
+        """:math:`e^{c}`, the fitted value at :math:`t=0`."""
+        return float(np.exp(self.intercept))
+
+    def __call__(self, t: np.ndarray | Sequence[float]) -> np.ndarray:
+        """The fitted exponential :math:`e^{c + s t}` at ``t``."""
+        return np.exp(self.intercept + self.slope * np.asarray(t, dtype=float))
+
+
+def _check_fit_data(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, names: tuple[str, str],
+    *, positive_x: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.ndim != 1 or xs.shape != ys.shape or xs.size < 3:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must be 1-D of equal length >= 3, got shapes "
+            f"{xs.shape} and {ys.shape}"
+        )
+    if not np.all(np.isfinite(xs)) or (positive_x and np.any(xs <= 0)):
+        kind = "positive and finite for a log-log fit" if positive_x else "finite"
+        raise ValueError(f"{names[0]} must be {kind}: {xs}")
+    if not np.all(np.isfinite(ys)) or np.any(ys <= 0):
+        raise ValueError(
+            f"{names[1]} must be positive and finite for a fit of log {names[1]}: {ys}"
+        )
+    return xs, ys
+
+
 def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> LogLogFit:
-    """Fit a power law :math:`y \\approx C x^{\\text{slope}}` by least squares in log-log scale.
+    """Fit a power law :math:`y \approx C x^{\text{slope}}` by least squares in log-log scale.
 
     Uses ``scipy.stats.linregress``; ``x`` and ``y`` must be positive, finite, of equal length
     and contain at least three points.
     """
-    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if xs.ndim != 1 or xs.shape != ys.shape or xs.size < 3:
-        raise ValueError(
-            f"x and y must be 1-D of equal length >= 3, got shapes {xs.shape} and {ys.shape}"
-        )
-    for name, values in (("x", xs), ("y", ys)):
-        if not np.all(np.isfinite(values)) or np.any(values <= 0):
-            raise ValueError(f"{name} must be positive and finite for a log-log fit: {values}")
+    xs, ys = _check_fit_data(x, y, ("x", "y"), positive_x=True)
     result = stats.linregress(np.log(xs), np.log(ys))
     return LogLogFit(float(result.slope), float(result.intercept), float(result.rvalue**2))
+
+
+def fit_exponential(
+    t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> ExponentialFit:
+    """Fit :math:`y\approx Ce^{-\text{rate}\\,t}` (``scipy.stats.linregress`` on :math:`\\log y`).
+
+    ``t`` and ``y`` must be 1-D of equal length at least 3, finite, and ``y`` positive.
+    """
+    ts, ys = _check_fit_data(t, y, ("t", "y"), positive_x=False)
+    result = stats.linregress(ts, np.log(ys))
+    return ExponentialFit(float(result.slope), float(result.intercept), float(result.rvalue**2))

@@ -15,12 +15,13 @@ for *any* increasing map, in particular for any 1-D flow map.
 :math:`x\mapsto x^*+(x-x^*)e^{wvt}` on the other. :func:`represent_increasing_pl` composes
 such flows, plus one constant field (:math:`w=0`), into a control of the
 :class:`~flowapprox.RidgeReLU` family whose flow map equals a given increasing
-piecewise-linear (PL) map on an interval, and :func:`lipschitz_budget` measures its cost
-:math:`\sum_j \mathrm{Lip}(f_j)\,t_j` (:math:`=\sum_j|v_jw_j|t_j` for neurons). The budget of a
-PL map with log-slopes :math:`u_0,\dots,u_m` (:func:`log_slope_budgets`) is
+piecewise-linear (PL) map on an interval; its cost is the control's time cost
+:attr:`~flowapprox.PiecewiseConstantControl.time_cost`
+:math:`\sum_j|v_jw_j|\,t_j` (book, :prf:ref:`ch2-def-time-cost`; the translation is free). The
+time cost of a PL map with log-slopes :math:`u_0,\dots,u_m` (:func:`log_slope_time_costs`) is
 :math:`|u_0|+\mathrm{TV}` for the one-sided construction and
 :math:`\max\bigl(\mathrm{TV},\tfrac12(|u_0|+\mathrm{TV}+|u_m|)\bigr)` at the minimum, which
-:func:`minimal_budget_lp` confirms by a linear program over all step decompositions.
+:func:`minimal_time_cost_lp` confirms by a linear program over all step decompositions.
 
 Examples
 --------
@@ -35,10 +36,10 @@ Examples
 ...                          torch.tensor([-0.8, 0.6], dtype=f64), 0.5, 3.0)
 >>> rep = monotone.represent_increasing_pl(target, -1.0, 1.0)
 >>> x = torch.linspace(-1.0, 1.0, 101, dtype=f64)
->>> bool((rep(x) - target(x)).abs().max() < 1e-12), rep.neurons, round(rep.budget, 4)
+>>> bool((rep(x) - target(x)).abs().max() < 1e-12), rep.neurons, round(rep.time_cost, 4)
 (True, 3, 1.7918)
->>> budgets = monotone.log_slope_budgets(target, -1.0, 1.0)  # log 6 and log 12
->>> round(budgets.minimal, 4), round(budgets.one_sided, 4)
+>>> costs = monotone.log_slope_time_costs(target, -1.0, 1.0)  # log 6 and log 12
+>>> round(costs.minimal, 4), round(costs.one_sided, 4)
 (1.7918, 2.4849)
 """
 
@@ -54,7 +55,14 @@ from scipy import sparse
 from scipy.optimize import isotonic_regression, linprog
 from torch import Tensor
 
-from ._validation import check_choice, check_positive_int, check_real, check_tensor
+from ._validation import (
+    check_box,
+    check_choice,
+    check_interval,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .controls import PiecewiseConstantControl
 from .families import RidgeReLU
 from .flows import ridge_flow
@@ -180,6 +188,8 @@ def increasing_lower_bound(
     tolerance. It approximates the continuous bound
     :math:`\inf_\varphi\|F-\varphi\|_{L^p}` up to the quadrature error of the rule.
 
+    Implements :prf:ref:`ch3-prop-obstruction`.
+
     Parameters
     ----------
     target
@@ -189,8 +199,7 @@ def increasing_lower_bound(
     p, n_points, seed
         The exponent (``1`` or ``2``) and the Sobol rule, as in :func:`~flowapprox.lp_error`.
     """
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
+    check_box("box", box)
     if box.dim != 1:
         raise ValueError(f"box must be one-dimensional, got dimension {box.dim}")
     x = sobol_points(box, n_points, seed=seed)[:, 0]
@@ -205,12 +214,12 @@ def increasing_lower_bound(
     return best_increasing_fit(y.reshape(-1), weights=weights, p=p, points=x)
 
 
-# ----------------------------------------------------------------------- log-slope budgets
+# -------------------------------------------------------------------- log-slope time costs
 
 
 @dataclass(frozen=True)
-class LogSlopeBudgets:
-    r"""Budgets of an increasing PL map with log-slopes :math:`u_0,\dots,u_m` on an interval.
+class LogSlopeTimeCosts:
+    r"""Time costs of an increasing PL map with log-slopes :math:`u_0,\dots,u_m` on an interval.
 
     Attributes
     ----------
@@ -219,9 +228,9 @@ class LogSlopeBudgets:
     first, last
         :math:`u_0` and :math:`u_m`, the log-slopes of the end pieces.
 
-    The properties :attr:`one_sided` and :attr:`minimal` give the budget of the
-    construction with right-active neurons only, and the smallest budget of any ridge
-    control that represents the map on the interval.
+    The properties :attr:`one_sided` and :attr:`minimal` give the time cost of the
+    construction with right-active neurons only, and the smallest time cost of any ridge
+    control that represents the map on the interval (book, :prf:ref:`ch3-thm-budget`).
     """
 
     total_variation: float
@@ -240,24 +249,17 @@ class LogSlopeBudgets:
         return max(tv, 0.5 * (abs(self.first) + tv + abs(self.last)))
 
     @classmethod
-    def from_log_slopes(cls, log_slopes: Tensor | np.ndarray) -> LogSlopeBudgets:
-        """Budgets from the sequence :math:`u_0,\\dots,u_m` (finite, at least one value).
+    def from_log_slopes(cls, log_slopes: Tensor | np.ndarray) -> LogSlopeTimeCosts:
+        """Time costs from the sequence :math:`u_0,\\dots,u_m` (finite, at least one value).
 
         Applied to samples of :math:`\\log F'` of a smooth increasing ``F`` on a fine grid
-        (containing the extrema of :math:`\\log F'`), this gives the continuous budgets.
+        (containing the extrema of :math:`\\log F'`), this gives the continuous time costs.
         """
         u = np.asarray(log_slopes.detach().cpu() if isinstance(log_slopes, Tensor)
                        else log_slopes, dtype=float)
         if u.ndim != 1 or u.size == 0 or not np.all(np.isfinite(u)):
             raise ValueError("log_slopes must be a non-empty 1-D array of finite numbers")
         return cls(float(np.abs(np.diff(u)).sum()), float(u[0]), float(u[-1]))
-
-
-def _check_interval(lower: object, upper: object) -> tuple[float, float]:
-    lower_f, upper_f = check_real("lower", lower), check_real("upper", upper)
-    if lower_f >= upper_f:
-        raise ValueError(f"lower must be below upper, got {lower_f} and {upper_f}")
-    return lower_f, upper_f
 
 
 def _breakpoints(target: object, lower: float, upper: float) -> tuple[Tensor, Tensor]:
@@ -276,17 +278,21 @@ def _breakpoints(target: object, lower: float, upper: float) -> tuple[Tensor, Te
     return points, torch.log(slopes)
 
 
-def log_slope_budgets(target: PiecewiseLinear, lower: float, upper: float) -> LogSlopeBudgets:
-    """The :class:`LogSlopeBudgets` of the restriction of ``target`` to ``[lower, upper]``.
+def log_slope_time_costs(
+    target: PiecewiseLinear, lower: float, upper: float
+) -> LogSlopeTimeCosts:
+    """The :class:`LogSlopeTimeCosts` of the restriction of ``target`` to ``[lower, upper]``.
 
     Raises ``ValueError`` unless ``target`` is strictly increasing on the interval.
+
+    Implements :prf:ref:`ch3-thm-budget`.
     """
-    lower, upper = _check_interval(lower, upper)
-    return LogSlopeBudgets.from_log_slopes(_breakpoints(target, lower, upper)[1])
+    lower, upper = check_interval(lower, upper)
+    return LogSlopeTimeCosts.from_log_slopes(_breakpoints(target, lower, upper)[1])
 
 
-def minimal_budget_lp(target: PiecewiseLinear, lower: float, upper: float) -> float:
-    r"""The minimal budget by linear programming over all decompositions into neuron steps.
+def minimal_time_cost_lp(target: PiecewiseLinear, lower: float, upper: float) -> float:
+    r"""The minimal time cost by linear programming over all decompositions into neuron steps.
 
     The log-derivative of a composition of 1-D ridge flows is a sum of steps: a neuron
     active on the right of its kink adds :math:`r\,\mathbf 1\{x>k\}`, one active on the left
@@ -295,9 +301,11 @@ def minimal_budget_lp(target: PiecewiseLinear, lower: float, upper: float) -> fl
     knot a right step :math:`R_i` and a left step :math:`L_i`, with
     :math:`C+\sum_i L_i=u_0` and :math:`R_i-L_i=u_i-u_{i-1}`. This function minimises
     :math:`|C|+\sum_i(|R_i|+|L_i|)` with ``scipy.optimize.linprog``, independently of the
-    closed form :attr:`LogSlopeBudgets.minimal`.
+    closed form :attr:`LogSlopeTimeCosts.minimal`.
+
+    Implements :prf:ref:`ch3-thm-budget`.
     """
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     u = _breakpoints(target, lower, upper)[1].numpy()
     m = u.size - 1
     # Variables: C, R_1..R_m, L_1..L_m, each as positive minus negative part.
@@ -330,36 +338,30 @@ class RidgeRepresentation:
         :math:`v=\tau`) for time 1.
     neurons
         The number of neuron pieces (:math:`w\ne0`).
-    budget
-        :func:`lipschitz_budget` of the control, :math:`\sum_j |v_jw_j|\,t_j`.
     translation
-        :math:`|\tau|`, the distance moved by the final constant field (Lipschitz cost 0).
+        :math:`|\tau|`, the distance moved by the final constant field (time cost 0).
+
+    The time cost :attr:`time_cost` is the control's, :math:`\sum_j |v_jw_j|\,t_j`.
     """
 
     control: PiecewiseConstantControl
     neurons: int
-    budget: float
     translation: float
+
+    @property
+    def time_cost(self) -> float:
+        """The control's time cost (:attr:`flowapprox.PiecewiseConstantControl.time_cost`)."""
+        return self.control.time_cost
+
+    @property
+    def horizon(self) -> float:
+        """The control's horizon :math:`T`."""
+        return self.control.horizon
 
     def __call__(self, x: Tensor) -> Tensor:
         """The flow map at points ``x`` of any shape (exact, :func:`~flowapprox.ridge_flow`)."""
         x = check_tensor("x", x)
         return ridge_flow(self.control, x.reshape(-1, 1)).reshape(x.shape)
-
-
-def lipschitz_budget(control: PiecewiseConstantControl) -> float:
-    r"""The normalised time :math:`\sum_j \mathrm{Lip}(f_j)\,t_j` of a control.
-
-    For the ridge family :math:`\mathrm{Lip}(v\,\mathrm{relu}(w\cdot x+b)) = |v||w|`, so a
-    neuron costs :math:`|v||w|t` (its duration once rescaled to :math:`|v|=|w|=1`) and a
-    constant field (:math:`w=0`) costs nothing. The budget bounds the log-Lipschitz constants
-    of the flow map and its inverse (book, Chapter 1).
-    """
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
-    return float((control.lipschitz_bounds() * control.durations).sum())
 
 
 def _neuron(kink: float, rate: float, right: bool) -> tuple[float, float, float, float]:
@@ -406,6 +408,8 @@ def represent_increasing_pl(
     After step 2 the log-derivative equals :math:`\log F'` on the interval, so step 3 makes
     the map equal to ``target`` there. Neurons with zero jump are omitted.
 
+    Implements :prf:ref:`ch3-thm-exact`.
+
     Parameters
     ----------
     target
@@ -413,13 +417,13 @@ def represent_increasing_pl(
     lower, upper
         The interval.
     strategy
-        ``"one-sided"``: :math:`C=u_0`, :math:`R_i=u_i-u_{i-1}`, :math:`L_i=0`, budget
+        ``"one-sided"``: :math:`C=u_0`, :math:`R_i=u_i-u_{i-1}`, :math:`L_i=0`, time cost
         :math:`|u_0|+\mathrm{TV}`. ``"minimal"``: :math:`\sum L_i` is :math:`u_0` projected
         onto :math:`[-P,N]` (:math:`P, N` the sums of the positive and negative jumps), which
-        attains the minimal budget :attr:`LogSlopeBudgets.minimal` with at most one knot
+        attains the minimal time cost :attr:`LogSlopeTimeCosts.minimal` with at most one knot
         carrying two neurons.
     """
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     strategy = check_choice("strategy", strategy, ("minimal", "one-sided"))
     points, log_slopes = _breakpoints(target, lower, upper)
     constant, right, left = _step_decomposition(log_slopes.numpy(), strategy)
@@ -440,7 +444,7 @@ def represent_increasing_pl(
     if not pieces:  # the identity: one piece of zero duration
         pieces.append((0.0, 0.0, 1.0, 0.0))
     control = _control(pieces, points.dtype)
-    return RidgeRepresentation(control, neurons, lipschitz_budget(control), abs(shift))
+    return RidgeRepresentation(control, neurons, abs(shift))
 
 
 def _control(
@@ -472,7 +476,7 @@ def ridge_flow_as_pl(
         raise TypeError("control must be a PiecewiseConstantControl of the RidgeReLU family")
     if control.dim != 1:
         raise ValueError(f"control must act on the line, got dimension {control.dim}")
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     v, w, b = control.params["v"][:, 0], control.params["w"][:, 0], control.params["b"]
     knots = []
     for j in range(control.num_pieces):
@@ -512,7 +516,7 @@ def random_increasing_pl(
     uniform in ``[lower, upper]``; float64.
     """
     knots = check_positive_int("knots", knots)
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     log_slope = check_real("log_slope", log_slope, nonnegative=True)
     f64 = torch.float64
     margin = 0.05 * (upper - lower)
@@ -536,8 +540,10 @@ def interpolate_increasing(
     ``f`` maps a 1-D tensor to values of the same shape and must be strictly increasing on
     the knots (else ``ValueError``). For :math:`f\\in C^2` the interpolant's sup error is at
     most :math:`h^2\\max|f''|/8` with :math:`h=(\\text{upper}-\\text{lower})/\\text{pieces}`.
+
+    Implements :prf:ref:`ch3-cor-smooth`.
     """
-    lower, upper = _check_interval(lower, upper)
+    lower, upper = check_interval(lower, upper)
     pieces = check_positive_int("pieces", pieces)
     knots = torch.linspace(lower, upper, pieces + 1, dtype=torch.float64)
     values = check_tensor("f(knots)", f(knots), shape=(pieces + 1,))

@@ -7,9 +7,10 @@ duration on :math:`[0, T]`, computed by the library's fixed-step integrator
 (:func:`flowapprox.flow`), and :math:`(u,\beta)` is a trainable affine readout.
 :func:`train_node` fits it to a target by full-batch Adam (:func:`flowapprox.train`) on the
 mean squared error at scrambled Sobol points, backpropagating through the integrator (so
-the gradient is exact for the discrete map). :meth:`NeuralODE.reference` evaluates the same
-control with ``torchdiffeq`` (adaptive Dormand-Prince, once per piece), a cross-check that
-the trained map is the flow of its control and not only a ResNet.
+the gradient is exact for the discrete map); it is a thin use of
+:func:`flowapprox.models.fit_flow_model`. :meth:`~flowapprox.models.FlowModel.reference`
+evaluates the same control with ``torchdiffeq`` (adaptive Dormand-Prince, once per piece), a
+cross-check that the trained map is the flow of its control and not only a ResNet.
 
 Examples
 --------
@@ -20,84 +21,27 @@ Examples
 >>> model = train_node(lambda x: x[:, 0] * x[:, 1], Box.cube(2), pieces=2, width=4,
 ...                    steps=100, n_train=32, generator=torch.Generator().manual_seed(0),
 ...                    progress=False)
->>> model.neurons, model.time, bool(model.losses[-1] < 0.5 * model.losses[0])
+>>> model.neurons, model.horizon, bool(model.losses[-1] < 0.5 * model.losses[0])
 (8, 1.0, True)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-import numpy as np
 import torch
-from torch import Tensor
 
-from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
-from .controls import PiecewiseConstantControl
-from .cost import neuron_count, time_budget
+from ._types import Target
+from ._validation import (
+    check_box,
+    check_callable,
+    check_choice,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .families import ResidualBlock
-from .flows import METHODS, flow, reference_flow
+from .flows import METHODS, Solver
 from .metrics import Box, sobol_points
-from .training import train
-
-Target = Callable[[Tensor], Tensor]
-
-
-@dataclass(frozen=True, eq=False)
-class NeuralODE:
-    r"""A trained model :math:`x\mapsto u\cdot\varphi(x)+\beta` (see the module documentation).
-
-    Attributes
-    ----------
-    control
-        The piecewise-constant control of the ReLU residual-block family.
-    weight, bias
-        The readout :math:`u` (shape ``(n,)``) and :math:`\beta` (shape ``()``).
-    method, steps_per_piece
-        The integrator the model was trained with, and evaluates with.
-    losses
-        The training loss after each Adam step.
-    """
-
-    control: PiecewiseConstantControl
-    weight: Tensor
-    bias: Tensor
-    method: str
-    steps_per_piece: int
-    losses: np.ndarray
-
-    def flow_map(self, x: Tensor) -> Tensor:
-        """The flow map computed by the training integrator."""
-        return flow(self.control, x, method=self.method, steps_per_piece=self.steps_per_piece)
-
-    def readout(self, y: Tensor) -> Tensor:
-        r"""The affine readout :math:`u\cdot y + \beta`."""
-        return check_points("y", y, self.weight.numel()) @ self.weight + self.bias
-
-    def __call__(self, x: Tensor) -> Tensor:
-        """The model's output at points ``x`` of shape ``(batch, n)``."""
-        return self.readout(self.flow_map(x))
-
-    def reference(self, x: Tensor, *, rtol: float = 1e-7, atol: float = 1e-9) -> Tensor:
-        """The output with the flow computed by ``torchdiffeq`` dopri5 (a cross-check)."""
-        return self.readout(reference_flow(self.control, x, method="dopri5", rtol=rtol,
-                                           atol=atol))
-
-    @property
-    def neurons(self) -> int:
-        """Number of ReLU units over all pieces (:func:`flowapprox.cost.neuron_count`)."""
-        return neuron_count(self.control)
-
-    @property
-    def time(self) -> float:
-        """The time horizon :math:`T`."""
-        return self.control.horizon
-
-    @property
-    def budget(self) -> float:
-        """The normalised time cost (:func:`flowapprox.cost.time_budget`)."""
-        return time_budget(self.control)
+from .models import FlowModel, fit_flow_model
 
 
 def train_node(
@@ -116,7 +60,7 @@ def train_node(
     generator: torch.Generator | None = None,
     sobol_seed: int = 1,
     progress: bool | None = None,
-) -> NeuralODE:
+) -> FlowModel:
     """Fit a neural ODE with a linear readout to ``target`` on ``box`` by Adam.
 
     Parameters
@@ -142,10 +86,8 @@ def train_node(
     progress
         Progress bar (see :func:`flowapprox.train`).
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a flowapprox.Box, got {type(box).__name__}")
+    check_callable("target", target)
+    check_box("box", box)
     pieces = check_positive_int("pieces", pieces)
     width = check_positive_int("width", width)
     horizon = check_real("horizon", horizon, positive=True)
@@ -156,27 +98,9 @@ def train_node(
     with torch.no_grad():
         y = check_tensor("target(x)", target(x), shape=(x.shape[0],)).to(torch.float64)
 
-    family = ResidualBlock(width, "relu")
-    params = {
-        key: value.requires_grad_(True)
-        for key, value in family.random_params(
-            box.dim, pieces=pieces, scale=init_scale, generator=generator, dtype=torch.float64
-        ).items()
-    }
-    weight = torch.zeros(box.dim, dtype=torch.float64, requires_grad=True)
-    bias = y.mean().clone().requires_grad_(True)
-    durations = torch.full((pieces,), horizon / pieces, dtype=torch.float64)
-
-    def loss() -> Tensor:
-        control = PiecewiseConstantControl(family, durations, params)
-        image = flow(control, x, method=method, steps_per_piece=steps_per_piece)
-        return ((image @ weight + bias - y) ** 2).mean()
-
-    losses = train(
-        {**params, "weight": weight, "bias": bias}, loss, steps=steps, lr=lr,
-        progress=progress, description=f"NODE {pieces}x{width}",
+    return fit_flow_model(
+        x, y, family=ResidualBlock(width, "relu"), pieces=pieces, horizon=horizon,
+        solver=Solver(method, steps_per_piece), steps=steps, lr=lr, loss="mse", readout="zero",
+        init_scale=init_scale, generator=generator, progress=progress,
+        description=f"NODE {pieces}x{width}",
     )
-    control = PiecewiseConstantControl(
-        family, durations, {key: value.detach() for key, value in params.items()}
-    )
-    return NeuralODE(control, weight.detach(), bias.detach(), method, steps_per_piece, losses)

@@ -8,8 +8,10 @@ fixed duration. The parameters of all pieces are trained with :func:`flowapprox.
 :func:`flowapprox.flow` (classical RK4, backpropagation through the steps).
 
 Whatever the training, :math:`\varphi` is a flow map and hence increasing (book, Chapter 3);
-:class:`Node1DFit` keeps the trained control, the loss history and parameter snapshots
-after chosen numbers of steps, so one run shows the effect of the training budget.
+the :class:`flowapprox.models.FlowModel` returned by :func:`fit_node1d` (a thin use of
+:func:`flowapprox.models.fit_flow_model`) keeps the trained control, the loss history and
+parameter snapshots after chosen numbers of steps, so one run shows the effect of the
+number of Adam steps.
 
 Examples
 --------
@@ -27,51 +29,22 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from ._validation import check_choice, check_points, check_positive_int, check_real
 from .controls import PiecewiseConstantControl
 from .families import ACTIVATIONS, ResidualBlock
-from .flows import flow
-from .training import train
-
-
-@dataclass(frozen=True)
-class Node1DFit:
-    """A trained 1-D neural ODE.
-
-    Attributes
-    ----------
-    control
-        The trained piecewise-constant control (detached tensors).
-    losses
-        The training loss (mean squared error) before each Adam step.
-    steps_per_piece
-        RK4 steps per piece used in training.
-    snapshots
-        Controls after the numbers of Adam steps listed in ``checkpoints`` of
-        :func:`fit_node1d` (keys: step counts; the last one is ``control``).
-    """
-
-    control: PiecewiseConstantControl
-    losses: np.ndarray
-    steps_per_piece: int
-    snapshots: dict[int, PiecewiseConstantControl] = field(default_factory=dict)
-
-    def __call__(self, x: Tensor, *, steps_per_piece: int | None = None) -> Tensor:
-        """The flow map at points ``x`` of shape ``(batch, 1)`` (RK4, no gradient)."""
-        return evaluate(self.control, x, steps_per_piece=steps_per_piece or self.steps_per_piece)
+from .flows import Solver
+from .models import FlowModel, fit_flow_model
 
 
 def evaluate(control: PiecewiseConstantControl, x: Tensor, *, steps_per_piece: int) -> Tensor:
     """The flow map of a 1-D control at ``x`` (shape ``(batch, 1)``), RK4 without gradient."""
     x = check_points("x", x, 1)
     with torch.no_grad():
-        return flow(control, x, method="rk4", steps_per_piece=steps_per_piece)
+        return Solver("rk4", steps_per_piece)(control, x)
 
 
 def _detached(control: PiecewiseConstantControl) -> PiecewiseConstantControl:
@@ -94,7 +67,7 @@ def fit_node1d(
     checkpoints: Sequence[int] = (),
     generator: torch.Generator | None = None,
     progress: bool | None = None,
-) -> Node1DFit:
+) -> FlowModel:
     r"""Train a 1-D neural ODE on the mean squared error to ``target`` at the points ``x``.
 
     Parameters
@@ -121,7 +94,7 @@ def fit_node1d(
         (:meth:`~flowapprox.ControlFamily.random_params`).
     checkpoints
         Step counts ``k`` (``1 <= k <= steps``) after which the parameters are kept in
-        :attr:`Node1DFit.snapshots`; training is full batch and deterministic, so a snapshot
+        :attr:`.FlowModel.snapshots`; training is full batch and deterministic, so a snapshot
         equals the result of training for ``k`` steps only.
     generator
         Seeds the initial parameters.
@@ -143,24 +116,9 @@ def fit_node1d(
         y = target(x)
     if not isinstance(y, Tensor) or y.shape != x.shape:
         raise ValueError(f"target(x) must be a tensor of shape {tuple(x.shape)}")
-    family = ResidualBlock(width=width, activation=activation)
-    control = PiecewiseConstantControl.random(
-        family, 1, pieces=pieces, horizon=horizon, scale=init_scale, generator=generator,
-        dtype=x.dtype,
+    return fit_flow_model(
+        x, y, family=ResidualBlock(width=width, activation=activation), pieces=pieces,
+        horizon=horizon, solver=Solver("rk4", spp), steps=steps, lr=lr, loss="mse",
+        readout="identity", init_scale=init_scale, checkpoints=marks, generator=generator,
+        progress=progress, description=f"1-D NODE (width {width}, {pieces} pieces)",
     )
-    params = {key: value.clone().requires_grad_(True) for key, value in control.params.items()}
-    control = PiecewiseConstantControl(family, control.durations, params)
-    snapshots: dict[int, PiecewiseConstantControl] = {}
-    calls = [0]
-
-    def loss() -> Tensor:
-        if calls[0] in marks:  # parameters after calls[0] Adam steps
-            snapshots[calls[0]] = _detached(control)
-        calls[0] += 1
-        return ((flow(control, x, method="rk4", steps_per_piece=spp) - y) ** 2).mean()
-
-    losses = train(params, loss, steps=steps, lr=lr, progress=progress,
-                   description=f"1-D NODE (width {width}, {pieces} pieces)")
-    final = _detached(control)
-    snapshots[steps] = final
-    return Node1DFit(final, losses, spp, snapshots)

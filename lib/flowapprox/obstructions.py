@@ -20,8 +20,8 @@ points:
   interior minimum).
 
 Sup errors of approximants concentrate on sets of tiny measure (the cell edges of the
-book's construction), which random points miss: measure them on :func:`edge_grid`,
-restricted to the disk with :func:`ball_points`.
+book's construction), which random points miss: measure them on :func:`flowapprox.edge_grid`,
+restricted to the disk with :func:`flowapprox.ball_points`.
 
 Examples
 --------
@@ -46,44 +46,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
 from torch import Tensor
 
-from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
-from .metrics import Box, _pointwise_error, grid
-
-Target = Callable[[Tensor], Tensor]
+from ._types import Target
+from ._validation import (
+    check_callable,
+    check_choice,
+    check_planar_point,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
+from .metrics import circle, max_error
 
 #: Kinds of interior extremum of :func:`max_principle_bound`.
 KINDS = ("max", "min")
-
-
-def _check_centre(centre: object, name: str = "centre") -> tuple[float, float]:
-    if isinstance(centre, Tensor):
-        centre = centre.tolist()
-    if not isinstance(centre, Sequence) or len(centre) != 2:
-        raise ValueError(f"{name} must be a point of the plane (two numbers), got {centre!r}")
-    return check_real(f"{name}[0]", centre[0]), check_real(f"{name}[1]", centre[1])
-
-
-def circle(
-    centre: Sequence[float] | Tensor,
-    radius: float,
-    n_points: int,
-    *,
-    dtype: torch.dtype | None = None,
-) -> Tensor:
-    r"""``n_points`` equally spaced points :math:`x_0 + r(\cos\theta_k, \sin\theta_k)`.
-
-    The angles are :math:`\theta_k = 2\pi k/n`, :math:`k = 0,\dots,n-1`; returns a tensor of
-    shape ``(n_points, 2)``.
-    """
-    x0 = _check_centre(centre)
-    radius = check_real("radius", radius, positive=True)
-    n = check_positive_int("n_points", n_points)
-    theta = 2.0 * math.pi * np.arange(n) / n
-    points = np.stack([x0[0] + radius * np.cos(theta), x0[1] + radius * np.sin(theta)], axis=1)
-    return torch.as_tensor(points, dtype=dtype or torch.get_default_dtype())
 
 
 def _chord(radius: float, n_points: int, fraction: float) -> float:
@@ -149,6 +127,8 @@ def degree_bound(
     :math:`s = 2r\sin(\pi/n)` the spacing of the points and :math:`L` the Lipschitz
     constant of :math:`F` on the circle; otherwise a ``ValueError`` asks for more points.
 
+    Implements :prf:ref:`ch5-prop-degree` and :prf:ref:`ch5-cor-reflection`.
+
     Parameters
     ----------
     target
@@ -162,10 +142,9 @@ def degree_bound(
     point
         The point :math:`p` (default :math:`F(x_0)`).
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+    check_callable("target", target)
     radius, lipschitz, n = _check_common(radius, lipschitz, n_points)
-    x0 = _check_centre(centre)
+    x0 = check_planar_point(centre)
     dtype = torch.float64
     boundary = circle(x0, radius, n, dtype=dtype)
     with torch.no_grad():
@@ -174,7 +153,7 @@ def degree_bound(
             p = check_tensor("target(centre)", p, shape=(1, 2))
             p_xy = (float(p[0, 0]), float(p[0, 1]))
         else:
-            p_xy = _check_centre(point, "point")
+            p_xy = check_planar_point(point, "point")
         values = check_tensor("target(circle)", target(boundary), shape=(n, 2)).to(dtype)
     z = (values[:, 0] - p_xy[0]).numpy() + 1j * (values[:, 1] - p_xy[1]).numpy()
     correction = lipschitz * _chord(radius, n, 0.5)
@@ -243,6 +222,8 @@ def max_principle_bound(
     :math:`L\cdot 2r\sin(\pi/2n)` gives an upper bound and the returned :math:`\kappa` is
     never larger than the exact one. ``kind="min"`` treats an interior minimum.
 
+    Implements :prf:ref:`ch5-prop-max-principle`.
+
     Parameters
     ----------
     target
@@ -256,11 +237,10 @@ def max_principle_bound(
     kind
         ``"max"`` or ``"min"``.
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+    check_callable("target", target)
     radius, lipschitz, n = _check_common(radius, lipschitz, n_points)
     kind = check_choice("kind", kind, KINDS)
-    x0 = _check_centre(centre)
+    x0 = check_planar_point(centre)
     dtype = torch.float64
     with torch.no_grad():
         at_centre = check_tensor("target(centre)", target(torch.tensor([x0], dtype=dtype)),
@@ -278,63 +258,36 @@ def max_principle_bound(
     return MaxPrincipleCertificate(kind, f0, extreme, correction, kappa)
 
 
-def edge_grid(
-    box: Box, cells: int, per_cell: int = 8, *, dtype: torch.dtype | None = None
-) -> Tensor:
-    r"""A tensor grid on ``box`` that contains every edge of its ``cells`` :math:`\times`
-    ``cells`` cells: ``cells * per_cell + 1`` points per axis.
-
-    Sup errors of the book's construction concentrate on the cell edges, a set of measure
-    zero; with a power-of-two ``cells`` and ``per_cell`` on a dyadic box the edge points are
-    exact in floating point.
-    """
-    cells = check_positive_int("cells", cells)
-    per_cell = check_positive_int("per_cell", per_cell)
-    return grid(box, cells * per_cell + 1, dtype=dtype)
-
-
-def ball_points(x: Tensor, centre: Sequence[float] | Tensor, radius: float) -> Tensor:
-    r"""The points of ``x`` (shape ``(batch, 2)``) in the closed disk :math:`\bar B_r(x_0)`."""
-    x = check_points("x", x, 2)
-    x0 = torch.tensor(_check_centre(centre), dtype=x.dtype)
-    radius = check_real("radius", radius, positive=True)
-    return x[torch.linalg.vector_norm(x - x0, dim=1) <= radius]
-
-
-def pointwise_error(f: Target, g: Target, x: Tensor) -> Tensor:
-    """:math:`|f(x_i) - g(x_i)|` per point (Euclidean norm for vector values), shape
-    ``(batch,)``."""
-    x = check_points("x", x)
-    with torch.no_grad():
-        return _pointwise_error(f, g, x)
-
-
-def plot_map(
-    ax: Axes,
-    func: Target,
-    box: Box,
-    points_per_axis: int,
+def error_table(
+    target: Target,
+    build: Callable[[int], Target],
+    cells: Sequence[int],
     *,
-    log: bool = False,
-    label: str = "",
-    **imshow: object,
-) -> Axes:
-    r"""Draw the scalar function ``func`` (e.g. a model, or a :func:`pointwise_error`) as an
-    image on :func:`flowapprox.grid` of the 2-D ``box``, one pixel per grid point.
+    l2: Callable[[Target], float],
+    sup_points: Callable[[int], Tensor],
+    naive_points: Tensor,
+) -> dict[int, dict[str, float]]:
+    r"""The errors of a family of approximants, one row per grid size (book, Chapter 5).
 
-    ``log`` draws :math:`\log_{10}` of the values (clipped below at :math:`10^{-16}`);
-    ``label`` names the colour bar; further keyword arguments go to ``ax.imshow``.
+    For each ``n`` in ``cells`` the approximant ``build(n)`` gets a row with its ``"l2"``
+    error (``l2(approximant)``), its sup error ``"sup"`` on ``sup_points(n)`` (e.g. a
+    :func:`flowapprox.edge_grid` restricted to a disk or to the data's support,
+    which contains the cell edges where the construction's error concentrates) and its
+    ``"naive"`` sup error on the fixed ``naive_points`` (random points, which miss the edges).
+    The gap between ``"sup"`` and ``"naive"`` is what the certificates of this module are for.
     """
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError(f"box must be a 2-D flowapprox.Box, got {box!r}")
-    m = check_positive_int("points_per_axis", points_per_axis)
-    x = grid(box, m)
-    with torch.no_grad():
-        values = check_tensor("func(x)", func(x), shape=(m * m,))
-    if log:
-        values = torch.log10(values.clamp(min=1e-16))
-    (a1, a2), (b1, b2) = box.lower, box.upper
-    image = ax.imshow(values.reshape(m, m).T.numpy(), origin="lower",
-                      extent=(a1, b1, a2, b2), interpolation="nearest", **imshow)
-    ax.figure.colorbar(image, ax=ax, label=label)
-    return ax
+    check_callable("target", target)
+    check_callable("build", build)
+    check_callable("l2", l2)
+    check_callable("sup_points", sup_points)
+    naive_points = check_points("naive_points", naive_points)
+    rows: dict[int, dict[str, float]] = {}
+    for n in cells:
+        n = check_positive_int("cells[i]", n)
+        approximant = check_callable("build(n)", build(n))
+        rows[n] = {
+            "l2": float(l2(approximant)),
+            "sup": max_error(target, approximant, sup_points(n)),
+            "naive": max_error(target, approximant, naive_points),
+        }
+    return rows

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validation import check_positive_int, check_real, check_tensor
+from ._validation import check_interval, check_positive_int, check_real, check_tensor
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
     the loop runs at most ``len(knots) + 1`` times. Zeros of :math:`\psi` are never crossed;
     points on them stay put.
 
+    Implements :prf:ref:`ch3-lem-neuron`.
+
     Parameters
     ----------
     field
@@ -155,17 +157,23 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
         flat = slope == 0
         safe_slope = torch.where(flat, torch.ones_like(slope), slope)
         zero = y - velocity / safe_slope  # where the piece's affine extension vanishes
-        ratio = (end - zero) / (y - zero)
-        with torch.no_grad():
-            reach_exp = torch.where(
-                (ratio > 0) & torch.isfinite(ratio), torch.log(ratio) / safe_slope, math.inf
-            )
-            reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
-        reach = torch.where(flat, (end - y) / velocity, reach_exp)
-        reach = torch.where(torch.isfinite(end), reach, torch.full_like(reach, math.inf))
-        step = torch.minimum(remaining, reach)
         offset = y - zero  # 0 for a point on a zero: it must stay put even if exp overflows
-        grown = torch.where(offset == 0, y, zero + offset * torch.exp(slope * step))
+        # Every branch below is finite wherever torch.where discards it, so that gradients
+        # (the arrival time depends on the start) never meet 0 * inf.
+        finite_end = torch.isfinite(end)
+        safe_end = torch.where(finite_end, end, y)
+        safe_offset = torch.where(offset != 0, offset, torch.ones_like(offset))
+        ratio = (safe_end - zero) / safe_offset
+        valid = finite_end & (offset != 0) & (ratio > 0) & ~flat
+        log_ratio = torch.log(torch.where(valid, ratio, torch.ones_like(ratio)))
+        reach_exp = torch.where(valid, log_ratio / safe_slope, math.inf)
+        reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
+        safe_velocity = torch.where(velocity != 0, velocity, torch.ones_like(velocity))
+        reach = torch.where(flat, (safe_end - y) / safe_velocity, reach_exp)
+        reach = torch.where(finite_end, reach, torch.full_like(reach, math.inf))
+        step = torch.minimum(remaining, reach)
+        growth = torch.exp(torch.where(flat, torch.zeros_like(slope), slope) * step)
+        grown = torch.where(offset == 0, y, zero + offset * growth)
         moved = torch.where(flat, y + velocity * step, grown)
         arrived = reach <= remaining
         new_y = torch.where(arrived, end, moved)
@@ -195,14 +203,14 @@ def multiwell(
     with slope :math:`-1`. The centres are stable zeros (rate 1) and the boundaries unstable
     ones, so the flow collapses each cell, minus its layers, onto its centre:
     :math:`|\varphi_T(x) - c_j| = e^{-T}|x - c_j|` in the interior of cell :math:`j`.
+
+    Implements :prf:ref:`ch4-lem-zoom`.
     """
     n = check_positive_int("cells", cells)
     delta = check_real("delta", delta, positive=True)
     if delta >= 1:
         raise ValueError(f"delta must lie in (0, 1), got {delta}")
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     dtype = dtype or torch.get_default_dtype()
     h = (upper - lower) / n
     if n == 1:
@@ -222,6 +230,7 @@ def multiwell(
 def cell_centres(cells: int, *, lower: float = 0.0, upper: float = 1.0) -> Tensor:
     """Centres of ``cells`` equal cells of ``[lower, upper]``."""
     n = check_positive_int("cells", cells)
+    lower, upper = check_interval(lower, upper)
     h = (upper - lower) / n
     return lower + h * (torch.arange(n, dtype=torch.get_default_dtype()) + 0.5)
 
@@ -230,6 +239,7 @@ def cell_index(x: Tensor, cells: int, *, lower: float = 0.0, upper: float = 1.0)
     """Index of the cell of each point (points on a boundary go to the right cell; clamped)."""
     x = check_tensor("x", x)
     n = check_positive_int("cells", cells)
+    lower, upper = check_interval(lower, upper)
     return torch.floor((x - lower) / (upper - lower) * n).long().clamp(0, n - 1)
 
 

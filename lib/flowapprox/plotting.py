@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,8 +31,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ._validation import check_positive_int, check_tensor
-from .metrics import Box, LogLogFit
+from ._validation import check_box, check_positive_int, check_tensor
+from .metrics import Box, LogLogFit, grid
 
 #: Size of one panel in inches and the resolution of every figure.
 PANEL_SIZE = (4.2, 3.6)
@@ -66,7 +67,7 @@ _STYLE = {
 
 def use_book_style() -> None:
     """Apply the book's matplotlib style (fonts, dpi, grid, layout) globally."""
-    plt.rcParams.update(_STYLE)
+    plt.rcParams.update(_STYLE)  # type: ignore[arg-type]
 
 
 #: Figures made by :func:`figure` in this process, with their names (export registry).
@@ -113,12 +114,12 @@ def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
     return [png, pdf]
 
 
-def export_new_figures(directory: str | Path, prefix: str) -> list[dict[str, object]]:
+def export_new_figures(directory: str | Path, prefix: str) -> list[dict[str, Any]]:
     """Save every registered figure not saved yet as ``<prefix>-<name>`` (PNG and PDF).
 
     Returns one record per figure: its name and files (paths relative to ``directory``).
     """
-    records = []
+    records: list[dict[str, Any]] = []
     for index, (name, fig) in enumerate(_FIGURES, start=1):
         if id(fig) in _EXPORTED:
             continue
@@ -220,4 +221,66 @@ def plot_convergence(
         ax.loglog(res, fit(res), ls="--", color=line.get_color(), lw=1.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    return ax
+
+
+def plot_map(
+    ax: Axes,
+    func: Callable[[Tensor], Tensor],
+    box: Box,
+    points_per_axis: int,
+    *,
+    log: bool = False,
+    label: str = "",
+    **imshow: Any,
+) -> Axes:
+    r"""Draw the scalar function ``func`` (e.g. a model, or a
+    :func:`flowapprox.pointwise_error`) as an image on :func:`flowapprox.grid` of the 2-D
+    ``box``, one pixel per grid point.
+
+    ``log`` draws :math:`\log_{10}` of the values (clipped below at :math:`10^{-16}`);
+    ``label`` names the colour bar; further keyword arguments go to ``ax.imshow``.
+    """
+    check_box("box", box, 2)
+    m = check_positive_int("points_per_axis", points_per_axis)
+    x = grid(box, m)
+    with torch.no_grad():
+        values = check_tensor("func(x)", func(x), shape=(m * m,))
+    if log:
+        values = torch.log10(values.clamp(min=1e-16))
+    (a1, a2), (b1, b2) = box.lower, box.upper
+    image = ax.imshow(values.reshape(m, m).T.numpy(), origin="lower",
+                      extent=(a1, b1, a2, b2), interpolation="nearest", **imshow)
+    ax.figure.colorbar(image, ax=ax, label=label)
+    return ax
+
+
+def plot_well(
+    ax: Axes,
+    well: Any,
+    box: Box,
+    *,
+    resolution: int = 201,
+    title: str | None = None,
+) -> Axes:
+    r"""Draw :math:`|h|` of a planar well over ``box`` (grey scale) and its zero set (shaded).
+
+    Both are evaluated on a ``resolution`` x ``resolution`` grid of ``box``.
+    """
+    if not callable(well) or getattr(well, "dim", None) != 2:  # a RidgeSum of Chapter 2
+        raise ValueError("well must be a RidgeSum on the plane (dim 2)")
+    check_box("box", box, 2)
+    res = check_positive_int("resolution", resolution)
+    points = grid(box, res, dtype=well.v.dtype)
+    with torch.no_grad():
+        size = torch.linalg.vector_norm(well(points), dim=1).reshape(res, res).numpy()
+    xs, ys = (points[:, k].reshape(res, res).numpy() for k in range(2))
+    in_well = (size == 0).astype(float)
+    image = ax.pcolormesh(xs, ys, size, cmap="Greys", shading="auto")
+    ax.contourf(xs, ys, in_well, levels=[0.5, 1.5], colors=[COLORS["flow"]], alpha=0.5)
+    ax.contour(xs, ys, in_well, levels=[0.5], colors=[COLORS["flow"]], linewidths=1.0)
+    ax.figure.colorbar(image, ax=ax, label="$|h(x)|$")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
     return ax

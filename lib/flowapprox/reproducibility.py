@@ -2,7 +2,8 @@
 
 Every notebook of the book starts with ``env = flowapprox.setup(seed=SEED)``; see the
 contributor notes (``CONTRIBUTING.md``). One torch thread is both faster and more
-repeatable on small problems (engineering notes); float64 is the book's dtype.
+repeatable on small problems (``CONTRIBUTING.md``, "Machine facts"); float64 is the book's
+dtype.
 
 Examples
 --------

@@ -15,7 +15,8 @@ The flow of the *sum* is approximated by switching between the neurons
 (book, Chapter 2, :prf:ref:`ch2-thm-lie-trotter`): :func:`splitting_control` builds the
 switching control of Lie-Trotter or Strang splitting with ``rounds`` rounds, an honest
 piecewise-constant control of single neurons, and :func:`switching_flow` computes its flow
-map exactly, piece by piece. :func:`rescale_time` and :func:`lipschitz_budget` express the
+map exactly, piece by piece. :func:`rescale_time` and the time cost
+(:attr:`~flowapprox.PiecewiseConstantControl.time_cost`, which it leaves unchanged) express the
 time-rescaling identity :math:`\varphi^{\lambda f}_{t/\lambda} = \varphi^f_t`
 (:prf:ref:`ch2-prop-time-rescaling`).
 
@@ -37,14 +38,17 @@ strang 5e-05
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from scipy.special import wrightomega
 from torch import Tensor
 
 from ._validation import (
     check_choice,
+    check_control,
     check_points,
     check_positive_int,
     check_real,
@@ -53,7 +57,7 @@ from ._validation import (
 )
 from .controls import PiecewiseConstantControl
 from .families import ACTIVATIONS, Affine, ResidualBlock, RidgeReLU
-from .flows import _check_finite, _expm1_ratio
+from .flows import check_finite_state, expm1_ratio
 from .metrics import Box
 from .piecewise import PiecewiseLinear
 
@@ -216,7 +220,7 @@ def _neuron_flow(x: Tensor, v: Tensor, w: Tensor, b: Tensor, t: float, activatio
     s0 = x @ w + b
     a = w @ v
     if activation == "relu":
-        travel = torch.relu(s0) * _expm1_ratio(a, torch.as_tensor(t, dtype=x.dtype))
+        travel = torch.relu(s0) * expm1_ratio(a, torch.as_tensor(t, dtype=x.dtype))
     else:
         sigma = ACTIVATIONS[activation][0]
         tau = float(a) * t
@@ -244,6 +248,8 @@ def neuron_flow(
 
     For :math:`a\to0` the travel tends to :math:`\sigma(s_0)\,t`; the formulas are evaluated
     without cancellation, and :math:`t` may be negative (backward flow).
+
+    Implements :prf:ref:`ch2-prop-neuron-flows`.
 
     Parameters
     ----------
@@ -278,15 +284,12 @@ def neuron_flow(
     t = check_real("t", t)
     activation = check_choice("activation", activation, tuple(ACTIVATIONS))
     y = _neuron_flow(x, v, w, b, t, activation)
-    _check_finite(y, 0)
+    check_finite_state(y, 0)
     return y
 
 
 def _check_control(control: object) -> None:
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
+    check_control("control", control)
 
 
 def _neuron_pieces(control: PiecewiseConstantControl) -> tuple[Tensor, Tensor, Tensor, str]:
@@ -312,6 +315,8 @@ def switching_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     activation), run for its duration with :func:`neuron_flow`: no solver error. For ReLU
     pieces this is :func:`flowapprox.ridge_flow`.
 
+    Implements :prf:ref:`ch2-prop-neuron-flows`.
+
     Examples
     --------
     >>> import torch
@@ -327,7 +332,7 @@ def switching_flow(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     check_same_dtype("x", x, control.durations, "the control")
     for j, t in enumerate(control.durations.tolist()):
         x = _neuron_flow(x, v[j], w[j], b[j], t, activation)
-        _check_finite(x, j)
+        check_finite_state(x, j)
     return x
 
 
@@ -352,6 +357,8 @@ def splitting_control(
     :math:`g_i=f_i/a_i`: the pieces then run :math:`g_i` for :math:`a_i` times as long, which
     is the same map (:prf:ref:`ch2-prop-time-rescaling`) with horizon :math:`t\sum_i a_i`
     (``t`` for convex weights) instead of :math:`Nt`.
+
+    Implements :prf:ref:`ch2-thm-lie-trotter`.
 
     Returns
     -------
@@ -399,6 +406,33 @@ def splitting_control(
         "b": field.b[index].unsqueeze(1),
     }
     return PiecewiseConstantControl(ResidualBlock(1, field.activation), durations, params)
+
+
+def splitting_errors(
+    field: RidgeSum,
+    t: float,
+    x: Tensor,
+    reference: Tensor,
+    rounds: Sequence[int],
+    *,
+    scheme: str = "lie",
+) -> np.ndarray:
+    r"""Max errors :math:`\max_i|\varphi_k(x_i) - \varphi^f_t(x_i)|` of splitting, per round count.
+
+    :math:`\varphi_k` is the exact flow (:func:`switching_flow`) of
+    :func:`splitting_control` ``(field, t, k, scheme=scheme)``; ``reference`` holds the
+    images :math:`\varphi^f_t(x)` of the points ``x`` under the full field. Fit the observed
+    order with :func:`flowapprox.fit_loglog` (its ``order``).
+
+    Implements :prf:ref:`ch2-thm-lie-trotter`.
+    """
+    x = check_points("x", x)
+    reference = check_tensor("reference", reference, shape=tuple(x.shape))
+    errors = []
+    for k in rounds:
+        image = switching_flow(splitting_control(field, t, k, scheme=scheme), x)
+        errors.append(float(torch.linalg.vector_norm(image - reference, dim=1).max()))
+    return np.asarray(errors)
 
 
 def hyperplane_points(
@@ -451,6 +485,8 @@ def rescale_time(control: PiecewiseConstantControl, factor: float) -> PiecewiseC
     :math:`T/\lambda`. Supported families: :class:`~flowapprox.RidgeReLU` (scales ``v``),
     :class:`~flowapprox.ResidualBlock` (``W``) and :class:`~flowapprox.Affine` (``A`` and ``b``).
 
+    Implements :prf:ref:`ch2-prop-time-rescaling`.
+
     Examples
     --------
     >>> import torch
@@ -469,14 +505,3 @@ def rescale_time(control: PiecewiseConstantControl, factor: float) -> PiecewiseC
         )
     params = {k: value * factor if k in keys else value for k, value in control.params.items()}
     return replace(control, durations=control.durations / factor, params=params)
-
-
-def lipschitz_budget(control: PiecewiseConstantControl) -> float:
-    r"""The normalised time :math:`B=\sum_j L_j t_j` of a control (:math:`L_j`: bound of piece j).
-
-    Unlike the horizon it is invariant under :func:`rescale_time`, and the flow map is
-    :math:`e^{B}`-Lipschitz (book, Chapter 1, :prf:ref:`thm-flow-homeomorphism`). For ridge
-    neurons :math:`L_j = |v_j||w_j|`, the budget :math:`\sum_j |v_j||w_j|t_j`.
-    """
-    _check_control(control)
-    return float((control.durations * control.lipschitz_bounds()).sum())

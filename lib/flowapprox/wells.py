@@ -36,12 +36,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
 from scipy.optimize import linprog
 from torch import Tensor
 
 from ._validation import (
+    check_callable,
     check_choice,
+    check_interval,
     check_points,
     check_positive_int,
     check_real,
@@ -49,9 +50,7 @@ from ._validation import (
     check_tensor,
 )
 from .families import ACTIVATIONS
-from .metrics import Box, grid
 from .piecewise import pl_flow
-from .plotting import COLORS
 from .splitting import RidgeSum
 
 
@@ -84,6 +83,8 @@ def polytope_well(normals: Tensor, offsets: Tensor, direction: Tensor) -> RidgeS
     r"""The well :math:`h(x) = d\sum_j\mathrm{relu}(w_j\cdot x - c_j)` of a polytope.
 
     The polytope is :math:`P = \{x : w_j\cdot x\le c_j,\ j = 1,\dots,m\}`.
+
+    Implements :prf:ref:`ch2-prop-polytope-well`.
 
     Parameters
     ----------
@@ -166,9 +167,7 @@ def interval_well(lower: float, upper: float, *, dtype: torch.dtype | None = Non
     >>> interval_well(-1.0, 1.0).to_piecewise_linear().slopes
     tensor([-1.,  0., -1.])
     """
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     dtype = dtype or torch.get_default_dtype()
     v = torch.tensor([[-1.0], [1.0]], dtype=dtype)
     return RidgeSum(v, -v, torch.tensor([-upper, lower], dtype=dtype), "relu")
@@ -196,6 +195,8 @@ def displacement_lower_bound(well: RidgeSum, x: Tensor, t: float) -> Tensor:
 
     (:math:`|d|\rho(x)t` if :math:`\kappa = 0`): zero exactly on the well, positive outside
     (:prf:ref:`ch2-prop-polytope-well`).
+
+    Implements :prf:ref:`ch2-def-well`.
 
     Examples
     --------
@@ -291,11 +292,8 @@ def least_squares_ridge_sum(
     >>> bool((fit(x[:, None])[:, 0] - x.abs()).abs().max() < 0.05)
     True
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    check_callable("target", target)
+    lower, upper = check_interval(lower, upper)
     m = check_positive_int("num_neurons", num_neurons)
     if m < 2:
         raise ValueError(f"num_neurons must be at least 2, got {m}")
@@ -339,9 +337,7 @@ def sup_distance(
     """
     if not (callable(f) and callable(g)):
         raise TypeError("f and g must be callable")
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     lipschitz = check_real("lipschitz", lipschitz, nonnegative=True)
     n = check_positive_int("num_points", num_points)
     if n < 2:
@@ -360,6 +356,8 @@ def gronwall_bound(field_error: float, lipschitz: float, t: float) -> float:
     \varepsilon(e^{Lt}-1)/L \le \varepsilon\,t\,e^{Lt}` (book, Chapter 2,
     :prf:ref:`ch2-lem-gronwall`); for :math:`L = 0` the bound is :math:`\varepsilon t`.
 
+    Implements :prf:ref:`ch2-lem-gronwall`.
+
     Examples
     --------
     >>> round(gronwall_bound(1e-3, 1.0, 2.0), 6)
@@ -369,35 +367,3 @@ def gronwall_bound(field_error: float, lipschitz: float, t: float) -> float:
     lip = check_real("lipschitz", lipschitz, nonnegative=True)
     t = check_real("t", t, nonnegative=True)
     return eps * t if lip == 0 else eps * math.expm1(lip * t) / lip
-
-
-def plot_well(
-    ax: Axes,
-    well: RidgeSum,
-    box: Box,
-    *,
-    resolution: int = 201,
-    title: str | None = None,
-) -> Axes:
-    r"""Draw :math:`|h|` of a planar well over ``box`` (grey scale) and its zero set (shaded).
-
-    Both are evaluated on a ``resolution`` x ``resolution`` grid of ``box``.
-    """
-    if not isinstance(well, RidgeSum) or well.dim != 2:
-        raise ValueError("well must be a RidgeSum on the plane (dim 2)")
-    if not isinstance(box, Box) or box.dim != 2:
-        raise ValueError("box must be a 2-D flowapprox.Box")
-    res = check_positive_int("resolution", resolution)
-    points = grid(box, res, dtype=well.v.dtype)
-    with torch.no_grad():
-        size = torch.linalg.vector_norm(well(points), dim=1).reshape(res, res).numpy()
-    xs, ys = (points[:, k].reshape(res, res).numpy() for k in range(2))
-    in_well = (size == 0).astype(float)
-    image = ax.pcolormesh(xs, ys, size, cmap="Greys", shading="auto")
-    ax.contourf(xs, ys, in_well, levels=[0.5, 1.5], colors=[COLORS["flow"]], alpha=0.5)
-    ax.contour(xs, ys, in_well, levels=[0.5], colors=[COLORS["flow"]], linewidths=1.0)
-    ax.figure.colorbar(image, ax=ax, label="$|h(x)|$")
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title)
-    return ax
