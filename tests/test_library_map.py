@@ -94,7 +94,7 @@ CORE = {"_types", "_validation", "claims", "controls", "cost", "families", "flow
         "models", "piecewise", "plotting", "reproducibility", "training"}
 CHAPTER = {"splitting": 2, "wells": 2, "monotone": 3, "node1d": 3, "collapse": 3,
            "construction": 4, "baselines": 4, "node": 4, "examples": 4,
-           "obstructions": 5, "annuli": 5}
+           "obstructions": 5, "annuli": 5, "rates": 6, "interpolation": 7}
 
 
 def test_every_module_is_core_or_belongs_to_a_chapter():

@@ -158,7 +158,8 @@ def test_record_only_mode_records_a_failing_claim_with_its_raw_value(tmp_path, m
     assert "FAIL  test-record  1.23" in capsys.readouterr().out
     lines = [json.loads(line) for line in sidecar.read_text().splitlines()]
     assert lines[0] == {"id": "test-record", "statement": "a failing claim", "value": 1.23456789,
-                        "criterion": "value <= 1", "passed": False, "shown_value": "1.23", "fmt": ".3g"}
+                        "criterion": "value <= 1", "passed": False, "shown_value": "1.23", "fmt": ".3g",
+                        "supports": []}
     assert [line["passed"] for line in lines] == [False, True]
 
 

@@ -190,8 +190,6 @@ class ClaimsLedger(_BookDirective):
         return out
 
 
-def _type_name(parameter: dict[str, Any], value: Any = None) -> str:
-    """Declared type of a papermill parameter, else the type of its value in the cell."""
 _IMPLEMENTS = re.compile(r"Implements\s+(.*?)(?:\.\s|\.$|$)", re.DOTALL)
 _PRF_REF = re.compile(r":prf:ref:`([^`<>]+)`")
 
@@ -288,8 +286,8 @@ class TheoryMap(_BookDirective):
                 _table(["result", "library objects", "claims"], rows, [26, 40, 34])]
 
 
-def _type_name(parameter: dict[str, Any]) -> str:
-    """Declared type of a papermill parameter, else the type of its literal default."""
+def _type_name(parameter: dict[str, Any], value: Any = None) -> str:
+    """Declared type of a papermill parameter, else the type of its value in the cell."""
     declared = parameter.get("inferred_type_name")
     if declared and declared != "None":
         return str(declared)
