@@ -39,7 +39,12 @@ import nbformat  # noqa: E402
 import papermill  # noqa: E402
 
 from tools import notebook_presentation  # noqa: E402
-from tools.notebooks import assigned_names, default_parameters, fidelity_presets, parameters_cell  # noqa: E402
+from tools.notebooks import (  # noqa: E402
+    assigned_names,
+    default_parameters,
+    fidelity_presets,
+    parameters_cell,
+)
 
 PARAMS = [pytest.param(p, id=p.relative_to(ROOT).as_posix()) for p in NOTEBOOKS]
 

@@ -306,7 +306,7 @@ def record_only() -> bool:
 
 
 def _append_raw(claim: Claim) -> None:
-    """Append the claim, with its unrounded value, as one JSON line to ``$FLOWAPPROX_CLAIMS_FILE``."""
+    """Append the claim, with its unrounded value, as a JSON line to ``$FLOWAPPROX_CLAIMS_FILE``."""
     path = os.environ.get(RECORD_FILE_ENV)
     if not path:
         return

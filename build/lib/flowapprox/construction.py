@@ -1,0 +1,533 @@
+r"""The book's explicit construction: flows of ReLU fields plus a simple readout (Chapter 4).
+
+Given a target :math:`F` on a box :math:`K=[a_1,b_1]\times[a_2,b_2]`, a grid of
+:math:`N_1\times N_2` cells with centres :math:`c_\alpha = (c^{(1)}_i, c^{(2)}_j)` and a zoom
+time :math:`T`, :func:`construct` returns an explicit composition of flows
+
+1. **zoom along** :math:`x_1`: the flow of :math:`(\psi_1(x_1), 0)` for time :math:`T`, with
+   :math:`\psi_1` the multi-well field of :func:`flowapprox.multiwell` on :math:`[a_1, b_1]`;
+2. **zoom along** :math:`x_2`: the same with :math:`(0,\psi_2(x_2))`; together they shrink
+   each cell, except thin layers at its edges, onto its centre;
+3. **separate**: the shear :math:`x_2 \leftarrow x_2 + \Psi(x_1)` (the flow of
+   :math:`(0,\Psi(x_1))` for time 1), with :math:`\Psi` piecewise linear and
+   :math:`\Psi(c^{(1)}_i) = i\,h_2/N_1`, which gives the :math:`N_1N_2` centres pairwise
+   distinct second coordinates :math:`r_{ij} = c^{(2)}_j + i h_2/N_1` (spacing
+   :math:`h_2/N_1`, :math:`h_2` the cell height), whatever the target;
+4. **set the value**: the shear :math:`x_1 \leftarrow x_1 + \Phi(x_2)` with :math:`\Phi`
+   piecewise linear and :math:`\Phi(r_{ij}) = u_{ij} - c^{(1)}_i`, which moves the centre of
+   cell :math:`(i,j)` to first coordinate :math:`u_{ij}`;
+5. **readout** :math:`g`:
+
+   * ``"linear"``: :math:`g(y) = y_1` and :math:`u_{ij} = F(c_{ij})` (scalar targets);
+   * ``"tanh"``: :math:`g(y) = \tanh y_1`, whose range :math:`(-1,1)` may miss part of the
+     target's; :math:`u_{ij} = \operatorname{artanh}` of :math:`F(c_{ij})` clipped to
+     :math:`[-1+m, 1-m]`, :math:`m` = :data:`TANH_MARGIN`;
+   * ``"identity"``: :math:`g(y) = y` for targets :math:`F:K\to\mathbb R^2`. Step 4 uses
+     :math:`u_{ij} = F_1(c_{ij}) + o_{ij}`, with offsets :math:`o = \text{rank}\cdot\eta` that
+     make the :math:`u_{ij}` pairwise distinct even where values of :math:`F_1` coincide
+     (rank of :math:`(F_1(c_{ij}), \text{index})` in lexicographic order,
+     :math:`\eta = \text{tie\_spread}/(N_1N_2)`), and a third shear
+     :math:`x_2 \leftarrow x_2 + \Phi'(x_1)` with :math:`\Phi'(u_{ij}) = F_2(c_{ij}) - r_{ij}`
+     sets the second coordinate.
+
+Every field is a piecewise-linear function of one coordinate times a unit vector, i.e. a
+finite sum of ReLU ridge neurons (:meth:`flowapprox.PiecewiseLinear.relu_expansion`): the
+zooms are computed exactly by :func:`flowapprox.pl_flow`, and the shears are exact because
+all neurons of a shear depend only on the coordinate it leaves fixed (they commute).
+:meth:`Construction.control` writes the whole construction as a piecewise-constant control
+of the ReLU residual-block family, one piece per stage, so that any integrator of the
+library can re-compute it. The neuron count is that of :mod:`flowapprox.cost`, the time cost
+that of the control (book, :prf:ref:`ch2-def-time-cost`; constant units are free).
+
+:func:`construct_lifted` handles one-dimensional targets: it embeds :math:`x\mapsto(x,0)`
+(:func:`lift`), runs the construction on :math:`N\times1` cells and reads out
+:math:`y_1`.
+
+This is the book's own construction in the spirit of Li, Lin and Shen (zoom, point
+matching, readout), not the paper's proof.
+
+Examples
+--------
+>>> import torch
+>>> from flowapprox import Box
+>>> from flowapprox.construction import construct
+>>> c = construct(lambda x: x[:, 0] * x[:, 1], Box.cube(2), cells=4, zoom_time=8.0)
+>>> x = torch.tensor([[0.1, 0.1], [0.6, 0.9]], dtype=torch.float64)
+>>> [round(v, 4) for v in c(x).tolist()]  # F at the centres (0.125, 0.125), (0.625, 0.875)
+[0.0156, 0.5469]
+>>> c.neurons, c.horizon, round(c.time_cost)
+(29, 18.0, 2017)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._types import Target
+from ._validation import (
+    check_box,
+    check_callable,
+    check_choice,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
+from .controls import PiecewiseConstantControl
+from .cost import neuron_count
+from .families import ResidualBlock
+from .metrics import Box
+from .piecewise import PiecewiseLinear, cell_centres, cell_index, multiwell, pl_flow
+
+#: Readouts of :func:`construct`.
+READOUTS = ("linear", "tanh", "identity")
+#: Values are clipped to :math:`[-1+m, 1-m]` before ``artanh`` for the ``"tanh"`` readout.
+TANH_MARGIN = 1e-6
+
+
+#: Slope jumps below this many units of round-off of the neighbouring slopes are not kinks.
+ROUNDOFF_FACTOR = 64.0
+
+
+def significant_kinks(field: PiecewiseLinear) -> tuple[Tensor, Tensor]:
+    r"""The slope jumps of a PL field that are not round-off, and their knots.
+
+    A slope computed from values :math:`|y|\le Y` at knots :math:`|k|\le S` that are
+    :math:`g` apart carries a round-off error of about
+    :math:`\epsilon\,(Y + |s|_{\max} S)/g` (:math:`\epsilon` the machine epsilon). Closely
+    spaced knots, such as the tie-broken values :math:`F_1 + \text{rank}\cdot\eta` of the
+    identity readout, therefore show spurious jumps far above a fixed relative cut. A jump
+    is kept if it exceeds :data:`ROUNDOFF_FACTOR` times that error for the smaller gap next
+    to its knot (and :math:`10^{-12}` times the largest slope); a dropped jump is carried to
+    the next kept knot, so the slope beyond every kept knot is exact and the number of kinks
+    does not depend on round-off (a leftover after the last kept knot joins that knot).
+
+    Returns ``(c, k)``: the kept jumps and their knots, in increasing order of the knots.
+    """
+    _, _, jumps, knots = field.relu_expansion()
+    slopes = field.slopes
+    eps = torch.finfo(knots.dtype).eps
+    largest = float(slopes.abs().max())
+    scale = float(field.values.abs().max()) + largest * float(knots.abs().max())
+    near = torch.full_like(knots, float("inf"))
+    if knots.numel() > 1:
+        gaps = torch.diff(knots)
+        near[:-1] = gaps
+        near[1:] = torch.minimum(near[1:], gaps)
+    tol = (ROUNDOFF_FACTOR * eps * scale / near).clamp(min=1e-12 * largest).tolist()
+    kept: list[tuple[float, float]] = []
+    carry = 0.0
+    for jump, knot, limit in zip(jumps.tolist(), knots.tolist(), tol):
+        carry += jump
+        if abs(carry) > limit:
+            kept.append((carry, knot))
+            carry = 0.0
+    if kept and carry != 0.0:
+        kept[-1] = (kept[-1][0] + carry, kept[-1][1])
+    table = torch.tensor(kept, dtype=knots.dtype).reshape(-1, 2)
+    return table[:, 0].contiguous(), table[:, 1].contiguous()
+
+
+@dataclass(frozen=True)
+class Stage:
+    r"""One stage: the flow for time ``duration`` of the field :math:`\psi(x_{source})\,e_{axis}`.
+
+    If ``axis == source`` the stage is a one-dimensional flow along that axis (a zoom),
+    computed exactly by :func:`flowapprox.pl_flow`; otherwise it is the exact shear
+    :math:`x_{axis} \leftarrow x_{axis} + t\,\psi(x_{source})`.
+    """
+
+    name: str
+    axis: int
+    source: int
+    field: PiecewiseLinear
+    duration: float
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Apply the stage to points of shape ``(batch, 2)``."""
+        y = x.clone()
+        if self.axis == self.source:
+            y[:, self.axis] = pl_flow(self.field, x[:, self.axis], self.duration)
+        else:
+            y[:, self.axis] = x[:, self.axis] + self.duration * self.field(x[:, self.source])
+        return y
+
+    def units(self) -> tuple[Tensor, Tensor, Tensor]:
+        r"""The field as ReLU units :math:`\sum_k v_k\,\mathrm{relu}(w_k\cdot x + b_k)`.
+
+        Returns ``(V, W, b)`` of shapes ``(m, 2)``, ``(m, 2)``, ``(m,)``. From
+        :math:`\psi(s) = a s + \beta + \sum_i c_i\,\mathrm{relu}(s-k_i)`: one unit per kink
+        that is not round-off (:func:`significant_kinks`), two for the linear part
+        (:math:`a s = a\,\mathrm{relu}(s) - a\,\mathrm{relu}(-s)`) and one constant unit
+        (:math:`w=0`, :math:`b=1`) for :math:`\beta`. The sum equals the field everywhere, not
+        only on the box, up to the round-off of the field's own slopes.
+        """
+        a, beta, _, _ = self.field.relu_expansion()
+        dtype = self.field.knots.dtype
+        c, k = significant_kinks(self.field)
+        keep = torch.ones_like(c, dtype=torch.bool)
+        # Extra units (coefficient, sign of x_source, bias): a s = a relu(s) - a relu(-s), and
+        # the constant beta = beta relu(0 s + 1).
+        extra = ([(a, 1.0, 0.0), (-a, -1.0, 0.0)] if a != 0 else []) + (
+            [(beta, 0.0, 1.0)] if beta != 0 else []
+        )
+        extra_t = torch.tensor(extra, dtype=dtype).reshape(-1, 3)
+        # Unit m is coeff[m] * relu(sign[m] * x_source + bias[m]) * e_axis.
+        coeff = torch.cat([c[keep], extra_t[:, 0]])
+        sign = torch.cat([torch.ones(int(keep.sum()), dtype=dtype), extra_t[:, 1]])
+        bias = torch.cat([-k[keep], extra_t[:, 2]])
+        v = torch.zeros(coeff.numel(), 2, dtype=dtype)
+        v[:, self.axis] = coeff
+        w = torch.zeros(coeff.numel(), 2, dtype=dtype)
+        w[:, self.source] = sign
+        return v, w, bias
+
+
+@dataclass(frozen=True, eq=False)
+class Construction:
+    r"""A composition of flows of ReLU fields and a readout approximating a target on a box.
+
+    Built by :func:`construct`; see the module documentation for the stages.
+
+    Attributes
+    ----------
+    box
+        The box :math:`K`.
+    cells
+        The grid :math:`(N_1, N_2)`.
+    readout_kind
+        ``"linear"``, ``"tanh"`` or ``"identity"``.
+    stages
+        The flows, in the order they are applied.
+    centres
+        Cell centres, shape ``(N1 * N2, 2)``; index ``j * N1 + i`` for cell ``(i, j)``.
+    values
+        The target at the centres, shape ``(N1 * N2,)`` or ``(N1 * N2, 2)``.
+    """
+
+    box: Box
+    cells: tuple[int, int]
+    readout_kind: str
+    stages: tuple[Stage, ...]
+    centres: Tensor
+    values: Tensor
+
+    def flow_map(self, x: Tensor) -> Tensor:
+        """The flow map :math:`\\varphi`: the stages applied to points of shape ``(batch, 2)``.
+
+        The construction computes in float64 (its knots are closer than float32 resolves);
+        points of another floating dtype are converted to float64 and the images back to the
+        dtype of ``x`` (differentiably), so that e.g. :func:`flowapprox.lp_error` works under
+        any default dtype.
+        """
+        x = check_points("x", x, 2)
+        y = x.to(self.centres.dtype)
+        for stage in self.stages:
+            y = stage(y)
+        return y.to(x.dtype)
+
+    def readout(self, y: Tensor) -> Tensor:
+        """The readout :math:`g`: ``y[:, 0]``, ``tanh(y[:, 0])`` or ``y`` itself."""
+        y = check_points("y", y, 2)
+        if self.readout_kind == "identity":
+            return y
+        return torch.tanh(y[:, 0]) if self.readout_kind == "tanh" else y[:, 0]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """The approximant :math:`g\\circ\\varphi` at points ``x`` of shape ``(batch, 2)``."""
+        return self.readout(self.flow_map(x))
+
+    def approximant(self, x: Tensor) -> Tensor:
+        r"""The piecewise-constant approximant :math:`\sum_\alpha F(c_\alpha)\mathbf 1_{C_\alpha}`.
+
+        The construction converges to it as the zoom time grows (book, Chapter 4). Points on
+        a cell boundary belong to the cell on their right/top; points outside the box to the
+        nearest cell.
+        """
+        x = check_points("x", x, 2)
+        (a1, a2), (b1, b2) = self.box.lower, self.box.upper
+        i = cell_index(x[:, 0], self.cells[0], lower=a1, upper=b1)
+        j = cell_index(x[:, 1], self.cells[1], lower=a2, upper=b2)
+        return self.values[j * self.cells[0] + i].to(x.dtype)
+
+    def control(self) -> PiecewiseConstantControl:
+        """The construction as a control of the ReLU residual-block family, one piece per stage.
+
+        Stages with fewer units than the widest one are padded with zero units. Integrating
+        this control (e.g. with :func:`flowapprox.flow`) reproduces :meth:`flow_map` up to the
+        integrator's error.
+        """
+        units = [stage.units() for stage in self.stages]
+        width = max(1, max(v.shape[0] for v, _, _ in units))
+        dtype = self.centres.dtype
+        big_v = torch.zeros(len(units), 2, width, dtype=dtype)
+        big_w = torch.zeros(len(units), width, 2, dtype=dtype)
+        big_b = torch.zeros(len(units), width, dtype=dtype)
+        for j, (v, w, b) in enumerate(units):
+            m = v.shape[0]
+            big_v[j, :, :m], big_w[j, :m], big_b[j, :m] = v.T, w, b
+        durations = torch.tensor([stage.duration for stage in self.stages], dtype=dtype)
+        return PiecewiseConstantControl(
+            ResidualBlock(width, "relu"), durations, {"W": big_v, "A": big_w, "b": big_b}
+        )
+
+    @property
+    def neurons(self) -> int:
+        """Number of ReLU units over all stages (:func:`flowapprox.cost.neuron_count`)."""
+        return neuron_count(self.control())
+
+    @property
+    def horizon(self) -> float:
+        """The time horizon :math:`T`: twice the zoom time plus one per shear."""
+        return float(sum(stage.duration for stage in self.stages))
+
+    @property
+    def time_cost(self) -> float:
+        """The time cost of :meth:`control` (:attr:`.PiecewiseConstantControl.time_cost`)."""
+        return self.control().time_cost
+
+
+def _check_target_values(values: object, count: int, readout: str) -> Tensor:
+    """The target's values at the centres, as ``(count,)`` (scalar) or ``(count, 2)``."""
+    name = "target(centres)"
+    if readout == "identity":
+        return check_tensor(name, values, shape=(count, 2))
+    values = check_tensor(name, values)
+    if values.shape not in ((count,), (count, 1)):
+        raise ValueError(
+            f"{name} must have shape ({count},) or ({count}, 1) for the {readout!r} readout, "
+            f"got {tuple(values.shape)}"
+        )
+    return values.reshape(count)
+
+
+def _tie_break(values: Tensor, eta: float) -> Tensor:
+    """``values + rank * eta``: pairwise distinct, sorted like ``values`` (ties by index)."""
+    order = torch.sort(values, stable=True).indices
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(values.numel())
+    return values + eta * rank.to(values.dtype)
+
+
+def _interpolant(knots: Tensor, values: Tensor) -> PiecewiseLinear:
+    """The PL interpolant through ``(knots, values)`` (any order), constant beyond the ends."""
+    order = torch.argsort(knots)
+    return PiecewiseLinear(knots[order].contiguous(), values[order].contiguous())
+
+
+def _check_cells(cells: object) -> tuple[int, int]:
+    if isinstance(cells, int) and not isinstance(cells, bool):
+        cells = (cells, cells)
+    if not isinstance(cells, (tuple, list)) or len(cells) != 2:
+        raise ValueError(f"cells must be a positive integer or a pair of them, got {cells!r}")
+    return check_positive_int("cells[0]", cells[0]), check_positive_int("cells[1]", cells[1])
+
+
+def construct(
+    target: Target,
+    box: Box,
+    cells: int | tuple[int, int],
+    zoom_time: float | None = None,
+    *,
+    readout: str = "linear",
+    delta: float = 0.05,
+    tie_spread: float | None = None,
+) -> Construction:
+    r"""Build the explicit flow-plus-readout approximant of ``target`` on a 2-D ``box``.
+
+    Implements :prf:ref:`ch4-def-construction` and :prf:ref:`ch4-prop-construction`.
+
+    Parameters
+    ----------
+    target
+        Any callable mapping points of shape ``(batch, 2)`` to values of shape ``(batch,)``
+        (readouts ``"linear"``, ``"tanh"``; ``(batch, 1)`` is accepted) or ``(batch, 2)``
+        (readout ``"identity"``). It is evaluated only at the cell centres.
+    box
+        A 2-D :class:`flowapprox.Box`.
+    cells
+        Grid size :math:`N` (an :math:`N\times N` grid) or a pair :math:`(N_1, N_2)`.
+    zoom_time
+        Time :math:`T\ge0` of each zoom (default :func:`zoom_schedule` of the grid and
+        readout); the total horizon is :math:`2T + 2` (:math:`2T+3` for the identity
+        readout). A :class:`UserWarning` says when the identity readout gets less than its
+        schedule: its second component's error then grows with :math:`N`.
+    readout
+        ``"linear"`` (:math:`y_1`), ``"tanh"`` (:math:`\tanh y_1`) or ``"identity"``.
+    delta
+        Relative width :math:`\delta\in(0,1)` of the boundary layers of the multi-well
+        fields (:func:`flowapprox.multiwell`).
+    tie_spread
+        Identity readout only: the largest offset added to the first coordinates to make
+        them distinct (default :math:`10^{-3}` times the cell width :math:`h_1`).
+
+    Returns
+    -------
+    Construction
+        Computed in float64 whatever the default dtype; it accepts points of any floating
+        dtype and returns values in that dtype. Evaluates :math:`\varphi` (``flow_map``),
+        :math:`g` (``readout``) and :math:`g\circ\varphi` (call), and reports ``neurons``,
+        ``horizon`` and ``time_cost``.
+
+    Notes
+    -----
+    The error converges to that of the piecewise-constant approximant as ``zoom_time``
+    grows (book, Chapter 4, :prf:ref:`ch4-prop-construction`); :func:`zoom_schedule` gives
+    zoom times that reach that plateau for Lipschitz targets.
+    """
+    check_callable("target", target)
+    check_box("box", box, 2)
+    n1, n2 = _check_cells(cells)
+    readout = check_choice("readout", readout, READOUTS)
+    schedule = zoom_schedule(max(n1, n2), readout)
+    if zoom_time is None:
+        zoom_time = schedule
+    zoom_time = check_real("zoom_time", zoom_time, nonnegative=True)
+    if readout == "identity" and zoom_time < schedule - 1e-9:
+        warnings.warn(
+            f"zoom_time {zoom_time:g} is below the identity readout's schedule "
+            f"{schedule:.3g} = 8 + 5 log N: the error of the second component grows with N",
+            UserWarning,
+            stacklevel=2,
+        )
+    delta = check_real("delta", delta, positive=True)
+    if delta >= 1:
+        raise ValueError(f"delta must lie in (0, 1), got {delta}")
+    (a1, a2), (b1, b2) = box.lower, box.upper
+    h1, h2 = (b1 - a1) / n1, (b2 - a2) / n2
+    if tie_spread is None:
+        tie_spread = 1e-3 * h1
+    tie_spread = check_real("tie_spread", tie_spread, positive=True)
+
+    dtype = torch.float64
+    c1 = cell_centres(n1, lower=a1, upper=b1).to(dtype)
+    c2 = cell_centres(n2, lower=a2, upper=b2).to(dtype)
+    i = torch.arange(n1).repeat(n2)  # cell (i, j) has index j * n1 + i
+    j = torch.arange(n2).repeat_interleave(n1)
+    centres = torch.stack([c1[i], c2[j]], dim=1)
+    with torch.no_grad():
+        values = _check_target_values(target(centres), n1 * n2, readout).detach().to(dtype)
+
+    if readout == "linear":
+        first = values
+    elif readout == "tanh":
+        first = torch.atanh(values.clamp(-1 + TANH_MARGIN, 1 - TANH_MARGIN))
+    else:
+        first = _tie_break(values[:, 0], tie_spread / (n1 * n2))
+
+    separate = PiecewiseLinear(c1, torch.arange(n1, dtype=dtype) * (h2 / n1))
+    rows = centres[:, 1] + separate(centres[:, 0])  # distinct, increasing with the index
+    stages = [
+        Stage("zoom x1", 0, 0, multiwell(n1, delta, lower=a1, upper=b1, dtype=dtype), zoom_time),
+        Stage("zoom x2", 1, 1, multiwell(n2, delta, lower=a2, upper=b2, dtype=dtype), zoom_time),
+        Stage("separate", 1, 0, separate, 1.0),
+        Stage("set y1", 0, 1, _interpolant(rows, first - centres[:, 0]), 1.0),
+    ]
+    if readout == "identity":
+        stages.append(Stage("set y2", 1, 0, _interpolant(first, values[:, 1] - rows), 1.0))
+    return Construction(box, (n1, n2), readout, tuple(stages), centres, values)
+
+
+#: ``(offset, slope)`` of :func:`zoom_schedule` per readout.
+ZOOM_SCHEDULES = {"linear": (3.0, 2.0), "tanh": (3.0, 2.0), "identity": (8.0, 5.0)}
+
+
+def zoom_schedule(
+    cells: int,
+    readout: str = "linear",
+    *,
+    offset: float | None = None,
+    slope: float | None = None,
+) -> float:
+    r"""The zoom time :math:`T(N) = \text{offset} + \text{slope}\cdot\log N` of :func:`construct`.
+
+    With the defaults of :data:`ZOOM_SCHEDULES`, :math:`3 + 2\log N` for the linear and tanh
+    readouts and :math:`8 + 5\log N` for the identity readout, whose last shear has slopes up
+    to :math:`\operatorname{osc}F_2/\eta` with :math:`\eta\propto N^{-3}` (book, Chapter 4,
+    after :prf:ref:`ch4-prop-construction`). ``offset`` and ``slope`` override the defaults
+    (the notebooks expose them as parameters).
+
+    >>> round(zoom_schedule(8), 4), round(zoom_schedule(8, "identity"), 4)
+    (7.1589, 18.3972)
+
+    Implements :prf:ref:`ch4-prop-construction`.
+    """
+    cells = check_positive_int("cells", cells)
+    readout = check_choice("readout", readout, READOUTS)
+    default_offset, default_slope = ZOOM_SCHEDULES[readout]
+    offset = default_offset if offset is None else check_real("offset", offset)
+    slope = default_slope if slope is None else check_real("slope", slope)
+    return offset + slope * math.log(cells)
+
+
+def lift(x: Tensor) -> Tensor:
+    """Embed one-dimensional points into the plane, :math:`x\\mapsto(x, 0)`.
+
+    ``x`` has shape ``(batch,)`` or ``(batch, 1)``; the result has shape ``(batch, 2)``.
+    """
+    x = check_tensor("x", x)
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1:
+        raise ValueError(f"x must have shape (batch,) or (batch, 1), got {tuple(x.shape)}")
+    return torch.stack([x, torch.zeros_like(x)], dim=1)
+
+
+@dataclass(frozen=True, eq=False)
+class LiftedConstruction:
+    r"""A one-dimensional approximant :math:`x\mapsto g(\varphi(x, 0))`, built by
+    :func:`construct_lifted`; ``construction`` is the underlying 2-D construction."""
+
+    construction: Construction
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Evaluate at points of shape ``(batch, 1)`` or ``(batch,)``; returns ``(batch,)``."""
+        return self.construction(lift(x))
+
+    def approximant(self, x: Tensor) -> Tensor:
+        """The piecewise-constant approximant on the :math:`N` cells of the interval."""
+        return self.construction.approximant(lift(x))
+
+
+def construct_lifted(
+    target: Target,
+    interval: Box,
+    cells: int,
+    zoom_time: float | None = None,
+    *,
+    delta: float = 0.05,
+) -> LiftedConstruction:
+    r"""Approximate a 1-D ``target`` by lifting to the plane, flowing, and reading out :math:`y_1`.
+
+    The 2-D construction runs on :math:`[a,b]\times[-\tfrac{b-a}2,\tfrac{b-a}2]` with
+    :math:`N\times1` cells and the target :math:`F(x_1)`; the lifted points :math:`(x, 0)` lie
+    on the centre line of the single row, which the zoom along :math:`x_2` leaves in place.
+
+    Implements :prf:ref:`ch4-rem-lift`.
+
+    Parameters
+    ----------
+    target
+        Callable from points of shape ``(batch, 1)`` to values of shape ``(batch,)``.
+    interval
+        A 1-D :class:`flowapprox.Box` :math:`[a, b]`.
+    cells
+        Number :math:`N` of cells of the interval.
+    zoom_time, delta
+        As in :func:`construct`.
+    """
+    check_callable("target", target)
+    check_box("interval", interval, 1)
+    cells = check_positive_int("cells", cells)
+    (a,), (b,) = interval.lower, interval.upper
+    half = (b - a) / 2
+    box = Box([a, -half], [b, half])
+    construction = construct(
+        lambda z: target(z[:, :1]), box, (cells, 1), zoom_time, readout="linear", delta=delta
+    )
+    return LiftedConstruction(construction)

@@ -1,0 +1,413 @@
+r"""Errors, grids and rates: how the book measures approximation.
+
+* :class:`Box` is an axis-aligned domain :math:`K=\prod_i[a_i,b_i]`;
+* :func:`lp_error` is :math:`\|F-G\|_{L^p(K)} = (\int_K |F-G|^p\,dx)^{1/p}` (Lebesgue measure,
+  not normalised by the volume), by scrambled Sobol points or tensor Gauss-Legendre
+  quadrature from SciPy;
+* :func:`max_error` is the largest pointwise error on given points; use :func:`grid`, which
+  includes the boundary, since sup errors concentrate on small sets that random points miss;
+* :func:`jacobian_determinants` gives :math:`\det D\varphi(x)` per point (orientation and
+  folding checks);
+* :func:`depth_errors` measures a discretisation against the exact flow, depth by depth;
+* :func:`fit_loglog` fits :math:`\log y = \text{slope}\cdot\log x + c` (observed orders and
+  rates).
+
+Examples
+--------
+>>> import torch
+>>> from flowapprox import Box, lp_error
+>>> box = Box([-1.0], [1.0])
+>>> round(lp_error(lambda x: -x, lambda x: 0 * x, box, p=2, rule="gauss", order=8), 6)
+0.816497
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import special, stats
+from scipy.stats import qmc
+from torch import Tensor
+
+from ._types import PointMap
+from ._validation import (
+    check_box,
+    check_choice,
+    check_planar_point,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
+from .controls import PiecewiseConstantControl
+from .flows import flow
+
+
+@dataclass(frozen=True)
+class Box:
+    """The axis-aligned box :math:`\\prod_i [\\text{lower}_i, \\text{upper}_i]`."""
+
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+
+    def __init__(self, lower: Sequence[float], upper: Sequence[float]) -> None:
+        lower_t = tuple(check_real(f"lower[{i}]", v) for i, v in enumerate(lower))
+        upper_t = tuple(check_real(f"upper[{i}]", v) for i, v in enumerate(upper))
+        if not lower_t or len(lower_t) != len(upper_t):
+            raise ValueError(
+                f"lower and upper must be non-empty and of equal length, got "
+                f"{len(lower_t)} and {len(upper_t)}"
+            )
+        if any(a >= b for a, b in zip(lower_t, upper_t)):
+            raise ValueError(
+                f"each lower bound must be below its upper bound: {lower_t}, {upper_t}"
+            )
+        object.__setattr__(self, "lower", lower_t)
+        object.__setattr__(self, "upper", upper_t)
+
+    @classmethod
+    def cube(cls, dim: int, lower: float = 0.0, upper: float = 1.0) -> Box:
+        """The cube :math:`[\\text{lower}, \\text{upper}]^{dim}`."""
+        dim = check_positive_int("dim", dim)
+        return cls([lower] * dim, [upper] * dim)
+
+    @property
+    def dim(self) -> int:
+        """The dimension of the box."""
+        return len(self.lower)
+
+    @property
+    def volume(self) -> float:
+        """The Lebesgue measure of the box."""
+        return float(np.prod(np.subtract(self.upper, self.lower)))
+
+    def _scale(self, unit: np.ndarray, dtype: torch.dtype | None) -> Tensor:
+        lower, upper = np.asarray(self.lower), np.asarray(self.upper)
+        # A convex combination is exact at unit = 0 and 1; the clip guards the last ulp.
+        points = np.clip((1.0 - unit) * lower + unit * upper, lower, upper)
+        return torch.as_tensor(points, dtype=dtype or torch.get_default_dtype())
+
+
+def grid(box: Box, points_per_axis: int, *, dtype: torch.dtype | None = None) -> Tensor:
+    """A tensor grid with ``points_per_axis`` equispaced points per axis, boundary included.
+
+    Returns a tensor of shape ``(points_per_axis ** dim, dim)``, the first axis varying slowest.
+    """
+    _check_box(box)
+    m = check_positive_int("points_per_axis", points_per_axis)
+    if m < 2:
+        raise ValueError(f"points_per_axis must be at least 2, got {m}")
+    axes = [np.linspace(0.0, 1.0, m)] * box.dim
+    unit = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, box.dim)
+    return box._scale(unit, dtype)
+
+
+def sobol_points(
+    box: Box, n_points: int, *, seed: int = 0, dtype: torch.dtype | None = None
+) -> Tensor:
+    """``n_points`` scrambled Sobol points in ``box`` (``scipy.stats.qmc.Sobol``).
+
+    ``n_points`` must be a power of two, which keeps the point set balanced.
+    """
+    _check_box(box)
+    n = check_positive_int("n_points", n_points)
+    if n & (n - 1):
+        raise ValueError(f"n_points must be a power of two for Sobol points, got {n}")
+    unit = qmc.Sobol(d=box.dim, scramble=True, seed=seed).random_base2(int(np.log2(n)))
+    return box._scale(unit, dtype)
+
+
+def gauss_legendre(
+    box: Box, order: int, *, dtype: torch.dtype | None = None
+) -> tuple[Tensor, Tensor]:
+    """Tensor-product Gauss-Legendre nodes and weights on ``box`` (``order`` nodes per axis).
+
+    The weights sum to the volume of the box.
+    """
+    _check_box(box)
+    order = check_positive_int("order", order)
+    nodes, weights = special.roots_legendre(order)
+    unit_nodes, unit_weights = (nodes + 1.0) / 2.0, weights / 2.0
+    mesh = np.stack(np.meshgrid(*[unit_nodes] * box.dim, indexing="ij"), -1).reshape(-1, box.dim)
+    w = np.prod(
+        np.stack(np.meshgrid(*[unit_weights] * box.dim, indexing="ij"), -1).reshape(-1, box.dim),
+        axis=1,
+    )
+    dtype = dtype or torch.get_default_dtype()
+    return box._scale(mesh, dtype), torch.as_tensor(w * box.volume, dtype=dtype)
+
+
+def _check_box(box: object) -> None:
+    check_box("box", box)
+
+
+def _unchecked_pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
+    """:math:`|f(x)-g(x)|` per point (Euclidean norm over output components)."""
+    fx, gx = f(x), g(x)
+    for name, value in (("f(x)", fx), ("g(x)", gx)):
+        check_tensor(name, value)
+        if value.shape[0] != x.shape[0] or value.ndim > 2:
+            raise ValueError(
+                f"{name} must have shape (batch,) or (batch, m) with batch={x.shape[0]}, "
+                f"got {tuple(value.shape)}"
+            )
+    if fx.shape != gx.shape:
+        raise ValueError(f"f(x) and g(x) must have the same shape, got {tuple(fx.shape)} "
+                         f"and {tuple(gx.shape)}")
+    diff = fx - gx
+    return diff.abs() if diff.ndim == 1 else torch.linalg.vector_norm(diff, dim=1)
+
+
+def pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
+    """:math:`|f(x_i) - g(x_i)|` per point (Euclidean norm for vector values), shape
+    ``(batch,)``."""
+    x = check_points("x", x)
+    with torch.no_grad():
+        return _unchecked_pointwise_error(f, g, x)
+
+
+def circle(
+    centre: Sequence[float] | Tensor,
+    radius: float,
+    n_points: int,
+    *,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    r"""``n_points`` equally spaced points :math:`x_0 + r(\cos\theta_k, \sin\theta_k)`.
+
+    The angles are :math:`\theta_k = 2\pi k/n`, :math:`k = 0,\dots,n-1`; returns a tensor of
+    shape ``(n_points, 2)``.
+    """
+    x0 = check_planar_point(centre)
+    radius = check_real("radius", radius, positive=True)
+    n = check_positive_int("n_points", n_points)
+    theta = 2.0 * math.pi * np.arange(n) / n
+    points = np.stack([x0[0] + radius * np.cos(theta), x0[1] + radius * np.sin(theta)], axis=1)
+    return torch.as_tensor(points, dtype=dtype or torch.get_default_dtype())
+
+
+def edge_grid(
+    box: Box, cells: int, per_cell: int = 8, *, dtype: torch.dtype | None = None
+) -> Tensor:
+    r"""A tensor grid on ``box`` that contains every edge of its ``cells`` :math:`\times`
+    ``cells`` cells: ``cells * per_cell + 1`` points per axis.
+
+    Sup errors of the book's construction concentrate on the cell edges, a set of measure
+    zero; with a power-of-two ``cells`` and ``per_cell`` on a dyadic box the edge points are
+    exact in floating point.
+    """
+    cells = check_positive_int("cells", cells)
+    per_cell = check_positive_int("per_cell", per_cell)
+    return grid(box, cells * per_cell + 1, dtype=dtype)
+
+
+def ball_points(x: Tensor, centre: Sequence[float] | Tensor, radius: float) -> Tensor:
+    r"""The points of ``x`` (shape ``(batch, 2)``) in the closed disk :math:`\bar B_r(x_0)`."""
+    x = check_points("x", x, 2)
+    x0 = torch.tensor(check_planar_point(centre), dtype=x.dtype)
+    radius = check_real("radius", radius, positive=True)
+    return x[torch.linalg.vector_norm(x - x0, dim=1) <= radius]
+
+
+def lp_error(
+    f: PointMap,
+    g: PointMap,
+    box: Box,
+    *,
+    p: float = 2.0,
+    rule: str = "sobol",
+    n_points: int = 2**14,
+    order: int = 64,
+    seed: int = 0,
+) -> float:
+    r""":math:`\|f-g\|_{L^p(\text{box})} = \left(\int_{\text{box}} |f(x)-g(x)|^p\,dx\right)^{1/p}`.
+
+    Parameters
+    ----------
+    f, g
+        Maps from points of shape ``(batch, dim)`` to values of shape ``(batch,)`` or
+        ``(batch, m)`` (vector values use the Euclidean norm pointwise).
+    box
+        The domain of integration.
+    p
+        The exponent, ``1 <= p < inf`` (use :func:`max_error` for the sup norm).
+    rule
+        ``"sobol"``: quasi-Monte Carlo with ``n_points`` scrambled Sobol points (seeded);
+        ``"gauss"``: tensor Gauss-Legendre with ``order`` nodes per axis (accurate for smooth
+        integrands only).
+
+    Notes
+    -----
+    The points are drawn in the default dtype; ``f`` and ``g`` must accept them (a
+    :class:`~flowapprox.construction.Construction` converts them to float64 and back).
+    """
+    _check_box(box)
+    p = check_real("p", p)
+    if p < 1:
+        raise ValueError(f"p must satisfy 1 <= p < inf, got {p}")
+    rule = check_choice("rule", rule, ("sobol", "gauss"))
+    with torch.no_grad():
+        if rule == "sobol":
+            x = sobol_points(box, n_points, seed=seed)
+            integral = box.volume * float((_unchecked_pointwise_error(f, g, x) ** p).mean())
+        else:
+            x, w = gauss_legendre(box, order)
+            integral = float((w * _unchecked_pointwise_error(f, g, x) ** p).sum())
+    return integral ** (1.0 / p)
+
+
+def max_error(f: PointMap, g: PointMap, x: Tensor) -> float:
+    """The largest pointwise error :math:`\\max_i |f(x_i)-g(x_i)|` over the points ``x``."""
+    x = check_points("x", x)
+    with torch.no_grad():
+        return float(_unchecked_pointwise_error(f, g, x).max())
+
+
+def jacobian_determinants(mapping: PointMap, x: Tensor) -> Tensor:
+    r"""Per-point Jacobian determinants :math:`\det D\,\text{mapping}(x_i)`, shape ``(batch,)``.
+
+    ``mapping`` must map :math:`\mathbb R^n\to\mathbb R^n` and act row-wise on a batch (the
+    image of a point does not depend on the other points), as every flow of the library
+    does. Then the Jacobians of all points come from ``n`` backward passes through one
+    batched evaluation, and the library's input checks stay active.
+
+    Implements :prf:ref:`ch1-prop-euler-injective`.
+    """
+    x = check_points("x", x).detach().requires_grad_(True)
+    n = x.shape[1]
+    with torch.enable_grad():
+        y = mapping(x)
+        check_tensor("mapping(x)", y, shape=tuple(x.shape))
+        rows = [
+            torch.autograd.grad(y[:, i].sum(), x, retain_graph=i < n - 1)[0] for i in range(n)
+        ]
+    return torch.linalg.det(torch.stack(rows, dim=1))
+
+
+def depth_errors(
+    control: PiecewiseConstantControl,
+    x: Tensor,
+    reference: Tensor,
+    *,
+    method: str,
+    depths: Sequence[int],
+) -> np.ndarray:
+    r"""Max error of the depth-``D`` discretisation :func:`~flowapprox.flow` for each ``D``.
+
+    Depth means the total number of steps, so every ``D`` must be a multiple of the number
+    of pieces (``steps_per_piece = D / pieces``). ``reference`` holds the exact images of
+    ``x``; the error is :math:`\max_i |\varphi_D(x_i) - \varphi(x_i)|`.
+
+    Implements :prf:ref:`ch1-thm-euler-convergence`.
+    """
+    x = check_points("x", x, control.dim)
+    reference = check_tensor("reference", reference, shape=tuple(x.shape))
+    pieces = control.num_pieces
+    errors = []
+    for depth in depths:
+        depth = check_positive_int("depth", depth)
+        if depth % pieces:
+            raise ValueError(f"each depth must be a multiple of the {pieces} pieces, got {depth}")
+        with torch.no_grad():
+            image = flow(control, x, method=method, steps_per_piece=depth // pieces)
+        errors.append(float(torch.linalg.vector_norm(image - reference, dim=1).max()))
+    return np.asarray(errors)
+
+
+@dataclass(frozen=True)
+class LineFit:
+    r"""A least-squares line :math:`\log y = s\,u + c` (``slope`` :math:`s`, ``intercept``
+    :math:`c`, coefficient of determination ``r_squared``); :math:`u=\log x` for
+    :class:`LogLogFit`, :math:`u=t` for :class:`ExponentialFit`."""
+
+    slope: float
+    intercept: float
+    r_squared: float
+
+
+@dataclass(frozen=True)
+class LogLogFit(LineFit):
+    r"""Least-squares line through :math:`(\log x, \log y)`: :math:`\log y = s\log x + c`.
+
+    :attr:`order` is :math:`-s`, the order of convergence when :math:`y` is an error and
+    :math:`x` a resolution.
+    """
+
+    @property
+    def order(self) -> float:
+        """:math:`-s`: the observed order of an error that decays like :math:`x^{-\text{order}}`."""
+        return -self.slope
+
+    def __call__(self, x: np.ndarray | Sequence[float]) -> np.ndarray:
+        """The fitted power law :math:`e^{c} x^{s}` at ``x``."""
+        return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
+
+
+@dataclass(frozen=True)
+class ExponentialFit(LineFit):
+    r"""Least-squares line through :math:`(t, \log y)`: :math:`\log y = s\,t + c`.
+
+    The same parametrisation as :class:`LogLogFit`; :attr:`rate` is :math:`-s` and
+    :attr:`prefactor` :math:`e^{c}`, so that :math:`y\approx Ce^{-\text{rate}\,t}`.
+    """
+
+    @property
+    def rate(self) -> float:
+        """:math:`-s`, the decay rate."""
+        return -self.slope
+
+    @property
+    def prefactor(self) -> float:
+        """:math:`e^{c}`, the fitted value at :math:`t=0`."""
+        return float(np.exp(self.intercept))
+
+    def __call__(self, t: np.ndarray | Sequence[float]) -> np.ndarray:
+        """The fitted exponential :math:`e^{c + s t}` at ``t``."""
+        return np.exp(self.intercept + self.slope * np.asarray(t, dtype=float))
+
+
+def _check_fit_data(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, names: tuple[str, str],
+    *, positive_x: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.ndim != 1 or xs.shape != ys.shape or xs.size < 3:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must be 1-D of equal length >= 3, got shapes "
+            f"{xs.shape} and {ys.shape}"
+        )
+    if not np.all(np.isfinite(xs)) or (positive_x and np.any(xs <= 0)):
+        kind = "positive and finite for a log-log fit" if positive_x else "finite"
+        raise ValueError(f"{names[0]} must be {kind}: {xs}")
+    if not np.all(np.isfinite(ys)) or np.any(ys <= 0):
+        raise ValueError(
+            f"{names[1]} must be positive and finite for a fit of log {names[1]}: {ys}"
+        )
+    return xs, ys
+
+
+def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> LogLogFit:
+    """Fit a power law :math:`y \approx C x^{\text{slope}}` by least squares in log-log scale.
+
+    Uses ``scipy.stats.linregress``; ``x`` and ``y`` must be positive, finite, of equal length
+    and contain at least three points.
+    """
+    xs, ys = _check_fit_data(x, y, ("x", "y"), positive_x=True)
+    result = stats.linregress(np.log(xs), np.log(ys))
+    return LogLogFit(float(result.slope), float(result.intercept), float(result.rvalue**2))
+
+
+def fit_exponential(
+    t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> ExponentialFit:
+    """Fit :math:`y\approx Ce^{-\text{rate}\\,t}` (``scipy.stats.linregress`` on :math:`\\log y`).
+
+    ``t`` and ``y`` must be 1-D of equal length at least 3, finite, and ``y`` positive.
+    """
+    ts, ys = _check_fit_data(t, y, ("t", "y"), positive_x=False)
+    result = stats.linregress(ts, np.log(ys))
+    return ExponentialFit(float(result.slope), float(result.intercept), float(result.rvalue**2))

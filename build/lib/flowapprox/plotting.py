@@ -1,0 +1,286 @@
+"""One figure style for the whole book, and the standard plots of the chapters.
+
+Every figure is made with :func:`figure` (fixed panel size and dpi) after
+:func:`use_book_style` (applied by :func:`flowapprox.setup`). The plotting functions draw
+into a given matplotlib ``Axes`` and return it, so notebooks compose panels freely.
+
+:func:`figure` also registers the figure, so that ``make figures`` can write every figure
+of the book to disk as PNG and PDF with deterministic bytes (:func:`save_figure`,
+:func:`export_new_figures`; the notebook hook is installed by :func:`flowapprox.setup` when
+the environment variable ``FLOWAPPROX_FIGURES_DIR`` is set).
+
+Examples
+--------
+>>> import torch
+>>> from flowapprox import Box, plotting
+>>> fig, ax = plotting.figure()
+>>> ax = plotting.plot_deformed_grid(ax, lambda x: 2 * x, Box.cube(2), lines=5)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from ._validation import check_box, check_positive_int, check_tensor
+from .metrics import Box, LogLogFit, grid
+
+#: Size of one panel in inches and the resolution of every figure.
+PANEL_SIZE = (4.2, 3.6)
+DPI = 100
+EXPORT_DPI = 200  # resolution of the files written by save_figure (`make figures`)
+
+#: Colours used consistently across the book (colour-blind safe, Okabe-Ito).
+COLORS = {
+    "flow": "#0072B2",
+    "resnet": "#D55E00",
+    "euler": "#D55E00",
+    "heun": "#009E73",
+    "rk4": "#CC79A7",
+    "target": "#000000",
+    "grid": "#999999",
+}
+
+_STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 1.5,
+    "figure.constrained_layout.use": True,
+    "svg.hashsalt": "flowapprox",
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib style (fonts, dpi, grid, layout) globally."""
+    plt.rcParams.update(_STYLE)  # type: ignore[arg-type]
+
+
+#: Figures made by :func:`figure` in this process, with their names (export registry).
+_FIGURES: list[tuple[str | None, Figure]] = []
+_EXPORTED: set[int] = set()
+_NAME = re.compile(r"[a-z0-9][a-z0-9\-]*")
+
+
+def figure(
+    ncols: int = 1, nrows: int = 1, *, name: str | None = None
+) -> tuple[Figure, Axes | np.ndarray]:
+    """A figure of ``nrows x ncols`` panels of the book's fixed panel size.
+
+    ``name`` (lower case, digits and ``-``) names the exported files; unnamed figures are
+    numbered in order of creation.
+    """
+    ncols = check_positive_int("ncols", ncols)
+    nrows = check_positive_int("nrows", nrows)
+    if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
+        raise ValueError(f"name must match {_NAME.pattern!r}, got {name!r}")
+    size = (PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, dpi=DPI, squeeze=True)
+    _FIGURES.append((name, fig))
+    return fig, axes
+
+
+def save_figure(fig: Figure, directory: str | Path, name: str) -> list[Path]:
+    """Write ``fig`` as ``name.png`` and ``name.pdf`` into ``directory``, reproducibly.
+
+    Creation dates are left out of the metadata, so saving the same figure twice gives
+    byte-identical files (on the same machine and library versions).
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        raise ValueError(f"name must match {_NAME.pattern!r}, got {name!r}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    png, pdf = directory / f"{name}.png", directory / f"{name}.pdf"
+    # bbox_inches="tight" is the layout of the book's images (IPython's inline backend).
+    fig.savefig(png, format="png", dpi=EXPORT_DPI, bbox_inches="tight")
+    fig.savefig(pdf, format="pdf", bbox_inches="tight",
+                metadata={"CreationDate": None, "ModDate": None})
+    return [png, pdf]
+
+
+def export_new_figures(directory: str | Path, prefix: str) -> list[dict[str, Any]]:
+    """Save every registered figure not saved yet as ``<prefix>-<name>`` (PNG and PDF).
+
+    Returns one record per figure: its name and files (paths relative to ``directory``).
+    """
+    records: list[dict[str, Any]] = []
+    for index, (name, fig) in enumerate(_FIGURES, start=1):
+        if id(fig) in _EXPORTED:
+            continue
+        full = f"{prefix}-{name or f'figure-{index:02d}'}"
+        files = save_figure(fig, directory, full)
+        _EXPORTED.add(id(fig))
+        records.append({"figure": full, "files": [f.name for f in files]})
+    return records
+
+
+def _as_numpy(x: Tensor) -> np.ndarray:
+    return x.detach().cpu().numpy()
+
+
+def plot_deformed_grid(
+    ax: Axes,
+    mapping: Callable[[Tensor], Tensor],
+    box: Box,
+    *,
+    lines: int = 17,
+    resolution: int = 200,
+    color: str = COLORS["flow"],
+    title: str | None = None,
+) -> Axes:
+    """Draw the image under ``mapping`` of a square grid of ``lines`` lines per axis in ``box``.
+
+    ``mapping`` acts on batches of shape ``(batch, 2)``. Each grid line is sampled at
+    ``resolution`` points so curved images are drawn faithfully.
+    """
+    if box.dim != 2:
+        raise ValueError(f"plot_deformed_grid needs a 2-D box, got dimension {box.dim}")
+    lines = check_positive_int("lines", lines)
+    resolution = check_positive_int("resolution", resolution)
+    (a1, a2), (b1, b2) = box.lower, box.upper
+    s = torch.linspace(0.0, 1.0, resolution)
+    for c in torch.linspace(0.0, 1.0, lines):
+        for pts in (
+            torch.stack([a1 + (b1 - a1) * c.expand_as(s), a2 + (b2 - a2) * s], dim=1),
+            torch.stack([a1 + (b1 - a1) * s, a2 + (b2 - a2) * c.expand_as(s)], dim=1),
+        ):
+            with torch.no_grad():
+                image = _as_numpy(check_tensor("mapping(x)", mapping(pts), shape=(resolution, 2)))
+            ax.plot(image[:, 0], image[:, 1], color=color, lw=0.7)
+    ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_trajectories(
+    ax: Axes,
+    path: Tensor,
+    *,
+    color: str = COLORS["flow"],
+    label: str | None = None,
+    markers: bool = False,
+) -> Axes:
+    """Draw 2-D trajectories from a path of shape ``(steps + 1, batch, 2)``.
+
+    Start points are drawn as dots; ``markers`` also marks every intermediate state (useful
+    for coarse ResNets, whose layers are visible).
+    """
+    path = check_tensor("path", path, shape=(None, None, 2))
+    p = _as_numpy(path)
+    for i in range(p.shape[1]):
+        ax.plot(
+            p[:, i, 0], p[:, i, 1], color=color, lw=1.0,
+            marker="." if markers else None, ms=3, label=label if i == 0 else None,
+        )
+    ax.plot(p[0, :, 0], p[0, :, 1], "o", color="black", ms=3)
+    return ax
+
+
+def plot_convergence(
+    ax: Axes,
+    resolution: Sequence[float] | np.ndarray,
+    errors: Sequence[float] | np.ndarray,
+    *,
+    fit: LogLogFit | None = None,
+    label: str = "",
+    color: str | None = None,
+    marker: str = "o",
+    xlabel: str = "depth $D$",
+    ylabel: str = "error",
+) -> Axes:
+    """Log-log plot of ``errors`` against ``resolution``, with the fitted power law if given.
+
+    The legend entry reports the fitted slope, so the figure states the observed order.
+    """
+    res, err = np.asarray(resolution, dtype=float), np.asarray(errors, dtype=float)
+    if res.shape != err.shape or res.ndim != 1:
+        raise ValueError(
+            f"resolution and errors must be 1-D of equal length, got {res.shape}, {err.shape}"
+        )
+    text = label if fit is None else f"{label} (slope {fit.slope:.2f})"
+    (line,) = ax.loglog(res, err, marker=marker, ls="none" if fit else "-", color=color,
+                        label=text)
+    if fit is not None:
+        ax.loglog(res, fit(res), ls="--", color=line.get_color(), lw=1.0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax
+
+
+def plot_map(
+    ax: Axes,
+    func: Callable[[Tensor], Tensor],
+    box: Box,
+    points_per_axis: int,
+    *,
+    log: bool = False,
+    label: str = "",
+    **imshow: Any,
+) -> Axes:
+    r"""Draw the scalar function ``func`` (e.g. a model, or a
+    :func:`flowapprox.pointwise_error`) as an image on :func:`flowapprox.grid` of the 2-D
+    ``box``, one pixel per grid point.
+
+    ``log`` draws :math:`\log_{10}` of the values (clipped below at :math:`10^{-16}`);
+    ``label`` names the colour bar; further keyword arguments go to ``ax.imshow``.
+    """
+    check_box("box", box, 2)
+    m = check_positive_int("points_per_axis", points_per_axis)
+    x = grid(box, m)
+    with torch.no_grad():
+        values = check_tensor("func(x)", func(x), shape=(m * m,))
+    if log:
+        values = torch.log10(values.clamp(min=1e-16))
+    (a1, a2), (b1, b2) = box.lower, box.upper
+    image = ax.imshow(values.reshape(m, m).T.numpy(), origin="lower",
+                      extent=(a1, b1, a2, b2), interpolation="nearest", **imshow)
+    ax.figure.colorbar(image, ax=ax, label=label)
+    return ax
+
+
+def plot_well(
+    ax: Axes,
+    well: Any,
+    box: Box,
+    *,
+    resolution: int = 201,
+    title: str | None = None,
+) -> Axes:
+    r"""Draw :math:`|h|` of a planar well over ``box`` (grey scale) and its zero set (shaded).
+
+    Both are evaluated on a ``resolution`` x ``resolution`` grid of ``box``.
+    """
+    if not callable(well) or getattr(well, "dim", None) != 2:  # a RidgeSum of Chapter 2
+        raise ValueError("well must be a RidgeSum on the plane (dim 2)")
+    check_box("box", box, 2)
+    res = check_positive_int("resolution", resolution)
+    points = grid(box, res, dtype=well.v.dtype)
+    with torch.no_grad():
+        size = torch.linalg.vector_norm(well(points), dim=1).reshape(res, res).numpy()
+    xs, ys = (points[:, k].reshape(res, res).numpy() for k in range(2))
+    in_well = (size == 0).astype(float)
+    image = ax.pcolormesh(xs, ys, size, cmap="Greys", shading="auto")
+    ax.contourf(xs, ys, in_well, levels=[0.5, 1.5], colors=[COLORS["flow"]], alpha=0.5)
+    ax.contour(xs, ys, in_well, levels=[0.5], colors=[COLORS["flow"]], linewidths=1.0)
+    ax.figure.colorbar(image, ax=ax, label="$|h(x)|$")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax
