@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import posixpath
 import re
 import subprocess
 from collections import defaultdict
@@ -450,6 +451,33 @@ def _proof_index_generate(self: Any, docnames: Any = None) -> tuple[list[Any], b
     return list(groups.items()), False
 
 
+def _latex_generated_tables(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """LaTeX builder only (``make pdf``): make the generated tables fit the page.
+
+    Their column widths become ``p{}`` columns (``colwidths-given``), so long statements
+    wrap instead of running off the page. The directives' links are relative ``.html``
+    URLs of the HTML book (``_BookDirective.link``): a link to a whole page becomes a link
+    to that chapter of the PDF; one to an anchor in a notebook's output (a claim's cell,
+    which the PDF does not label) becomes plain text.
+    """
+    if app.builder.format != "latex":
+        return
+    for table in doctree.findall(nodes.table):
+        if "flowapprox-generated" in table["classes"]:
+            table["classes"].append("colwidths-given")
+    here = posixpath.dirname(docname)
+    for ref in list(doctree.findall(nodes.reference)):
+        uri = ref.get("refuri", "")
+        if not ref.get("internal") or "://" in uri or not uri.split("#")[0].endswith(".html"):
+            continue
+        page, _, anchor = uri.partition("#")
+        target = posixpath.normpath(posixpath.join(here, page))[: -len(".html")]
+        if anchor or target not in app.env.all_docs:
+            ref.replace_self(nodes.inline("", "", *ref.children))
+        else:
+            ref["refuri"] = "%" + target  # the LaTeX writer's internal link to a document
+
+
 def _document_title(env: Any, docname: str) -> str:
     title = env.titles.get(docname)
     return title.astext() if title is not None else docname
@@ -462,6 +490,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     ProofIndex.generate = _proof_index_generate
     app.connect("config-inited", _version_footer)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("doctree-resolved", _latex_generated_tables)
     app.add_directive("claims-ledger", ClaimsLedger)
     app.add_directive("notebook-parameters", NotebookParameters)
     app.add_directive("execution-times", ExecutionTimes)
