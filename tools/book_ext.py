@@ -476,6 +476,34 @@ def _latex_generated_tables(app: Sphinx, doctree: nodes.document, docname: str) 
             ref.replace_self(nodes.inline("", "", *ref.children))
         else:
             ref["refuri"] = "%" + target  # the LaTeX writer's internal link to a document
+    _latex_proofs(doctree)
+
+
+def _latex_proofs(doctree: nodes.document) -> None:
+    """Proofs as in a printed book: sphinx-proof gives a ``prf:proof`` no title, so the
+    LaTeX writer drew it as a note box with an empty title bar. Instead: the body as plain
+    text, "Proof." in italics, and a closing square."""
+    from sphinx_proof.nodes import proof_node
+
+    def raw(tex: str) -> nodes.raw:
+        return nodes.raw("", tex, format="latex")
+
+    for proof in list(doctree.findall(proof_node)):
+        for box in [child for child in proof.children if isinstance(child, nodes.admonition)]:
+            body = list(box.children)
+            first = body[0] if body and isinstance(body[0], nodes.paragraph) else None
+            if first is not None and isinstance(first[0], nodes.Text) and \
+                    first[0].astext().startswith("Proof. "):
+                rest = first[0].astext()[len("Proof. "):]
+                first.replace(first[0], nodes.Text(rest))
+                first.insert(0, nodes.emphasis(text="Proof."))
+                first.insert(1, nodes.Text(" "))
+            qed = raw(r"\nobreak\hfill\ensuremath{\square}")
+            if body and isinstance(body[-1], nodes.paragraph):
+                body[-1] += qed
+            else:
+                body.append(nodes.paragraph("", "", qed))
+            box.replace_self([raw("\n\\par\\medskip\n"), *body, raw("\n\\par\\medskip\n")])
 
 
 def _document_title(env: Any, docname: str) -> str:
