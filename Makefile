@@ -124,7 +124,7 @@ pdf: $(STAMP)  ## The book as a PDF, _build/pdf/book.pdf (from the committed not
 	  echo "  apt-get install --no-install-recommends $(PDF_TEX_PACKAGES)"; exit 1; }
 	$(VENV)/bin/jupyter-book build . --builder latex --keep-going
 	cd _build/latex && rm -f book.pdf && latexmk -pdfxe -interaction=nonstopmode -halt-on-error book.tex >/dev/null \
-	  || { tail -n 40 _build/latex/book.log 2>/dev/null || grep -n -A6 '^!' book.log; echo "make pdf: LaTeX failed, see _build/latex/book.log"; exit 1; }
+	  || { grep -n -A8 '^!' book.log | head -n 40; echo "make pdf: LaTeX failed, see _build/latex/book.log"; exit 1; }
 	@mkdir -p $(dir $(PDF))
 	@cp _build/latex/book.pdf $(PDF)
 	@echo
