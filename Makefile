@@ -130,6 +130,9 @@ pdf: $(STAMP)  ## The book as a PDF, _build/pdf/book.pdf (from the committed not
 	@echo
 	@echo "PDF: $(PDF)"
 
+test-pdf: pdf  ## Build the PDF, then check it: no LaTeX errors, every chapter, figures, claims, bibliography
+	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_pdf.py || { echo "make test-pdf: FAILED"; exit 1; }
+
 figures: $(STAMP)  ## Re-run the notebooks; every figure to _build/figures as <label>.png (200 dpi) and .pdf, with manifest.json
 	$(NB_TOOL) figures
 
