@@ -140,3 +140,7 @@ def test_bibliography_is_printed(pages: list[str]) -> None:
     last = pages[-40:]
     assert any(_flat(title).lower()[:40] in _flat(page).lower() for page in last), \
         "the bibliography (title of li2023deep) is not near the end of the PDF"
+    labels = re.findall(r"^\s*\[([^\]]+, \d{4}[a-z]?)\]", "".join(last), re.M)
+    assert labels, "no author-year labels in the bibliography"
+    assert not [label for label in labels if re.search(r"[\\{}]", label)], \
+        "BibTeX markup in a bibliography label"

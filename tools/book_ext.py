@@ -395,13 +395,15 @@ def _register_author_year_style() -> None:
     from pybtex.plugin import register_plugin
     from pybtex.style.formatting.unsrt import Style as UnsrtStyle
     from pybtex.style.labels import BaseLabelStyle
+    from pybtex.richtext import Text
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries: Any) -> Iterator[str]:
             for entry in sorted_entries:
                 people = entry.persons.get("author") or entry.persons.get("editor") or []
                 names = ["".join(p.last_names) or "".join(p.first_names) for p in people]
-                names = [n.replace("{", "").replace("}", "") for n in names]
+                # BibTeX markup to text: "{\\'A}lvarez" is "Álvarez" (pybtex's LaTeX reader).
+                names = [Text.from_latex(n).render_as("text") for n in names]
                 if len(names) > 2:
                     who = f"{names[0]} et al."
                 elif len(names) == 2:
