@@ -393,9 +393,9 @@ def _register_author_year_style() -> None:
     ``eprint`` fields) through the unsrt style's web references.
     """
     from pybtex.plugin import register_plugin
+    from pybtex.richtext import Text
     from pybtex.style.formatting.unsrt import Style as UnsrtStyle
     from pybtex.style.labels import BaseLabelStyle
-    from pybtex.richtext import Text
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries: Any) -> Iterator[str]:
@@ -453,10 +453,10 @@ def _proof_index_generate(self: Any, docnames: Any = None) -> tuple[list[Any], b
     return list(groups.items()), False
 
 
-def _latex_generated_tables(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    """LaTeX builder only (``make pdf``): make the generated tables fit the page.
+def _latex_doctree(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """LaTeX builder only (``make pdf``): generated tables, their links, and proofs.
 
-    Their column widths become ``p{}`` columns (``colwidths-given``), so long statements
+    The generated tables' column widths become ``p{}`` columns (``colwidths-given``), so long statements
     wrap instead of running off the page. The directives' links are relative ``.html``
     URLs of the HTML book (``_BookDirective.link``): a link to a whole page becomes a link
     to that chapter of the PDF; one to an anchor in a notebook's output (a claim's cell,
@@ -520,7 +520,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     ProofIndex.generate = _proof_index_generate
     app.connect("config-inited", _version_footer)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
-    app.connect("doctree-resolved", _latex_generated_tables)
+    app.connect("doctree-resolved", _latex_doctree)
     app.add_directive("claims-ledger", ClaimsLedger)
     app.add_directive("notebook-parameters", NotebookParameters)
     app.add_directive("execution-times", ExecutionTimes)
