@@ -45,7 +45,7 @@ export FLOWAPPROX_PROGRESS ?= 0
 # (unit tests) picks Agg by itself on a headless machine.
 unexport MPLBACKEND
 
-.PHONY: help book html serve test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean
+.PHONY: help book html serve test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean pdf test-pdf
 
 help:  ## List the targets
 	@echo "Targets (a fresh clone needs only 'make book' or 'make test'):"
@@ -114,6 +114,26 @@ test-browser: $(STAMP) $(LAB_SETTINGS)  ## Stage 4: headless Chromium over the b
 	  echo "SKIPPED stage 4/4: no chromium on this machine (Debian: apt-get install chromium;"; \
 	  echo "  .ci/run installs it; or set CHROMIUM=/path/to/chromium). Nothing is installed silently."; \
 	fi
+
+# The PDF: Sphinx's LaTeX builder, then XeLaTeX through latexmk (Debian packages: README, "PDF").
+PDF_TEX_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra \
+                    texlive-fonts-recommended fonts-freefont-otf lmodern latexmk
+PDF := _build/pdf/book.pdf
+
+pdf: $(STAMP)  ## The book as a PDF, _build/pdf/book.pdf (from the committed notebooks; needs TeX, see README)
+	@command -v xelatex >/dev/null && command -v latexmk >/dev/null || { \
+	  echo "make pdf needs xelatex and latexmk; on Debian/Ubuntu:"; \
+	  echo "  apt-get install --no-install-recommends $(PDF_TEX_PACKAGES)"; exit 1; }
+	$(VENV)/bin/jupyter-book build . --builder latex --keep-going
+	cd _build/latex && rm -f book.pdf && latexmk -pdfxe -interaction=nonstopmode -halt-on-error book.tex >/dev/null \
+	  || { grep -n -A8 '^!' book.log | head -n 40; echo "make pdf: LaTeX failed, see _build/latex/book.log"; exit 1; }
+	@mkdir -p $(dir $(PDF))
+	@cp _build/latex/book.pdf $(PDF)
+	@echo
+	@echo "PDF: $(PDF)"
+
+test-pdf: pdf  ## Build the PDF, then check it: no LaTeX errors, every chapter, figures, claims, bibliography
+	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_pdf.py || { echo "make test-pdf: FAILED"; exit 1; }
 
 figures: $(STAMP)  ## Re-run the notebooks; every figure to _build/figures as <label>.png (200 dpi) and .pdf, with manifest.json
 	$(NB_TOOL) figures

@@ -38,6 +38,7 @@ import inspect
 import json
 import os
 import pkgutil
+import posixpath
 import re
 import subprocess
 from collections import defaultdict
@@ -497,6 +498,7 @@ def _register_author_year_style() -> None:
     ``eprint`` fields) through the unsrt style's web references.
     """
     from pybtex.plugin import register_plugin
+    from pybtex.richtext import Text
     from pybtex.style.formatting.unsrt import Style as UnsrtStyle
     from pybtex.style.labels import BaseLabelStyle
 
@@ -505,7 +507,8 @@ def _register_author_year_style() -> None:
             for entry in sorted_entries:
                 people = entry.persons.get("author") or entry.persons.get("editor") or []
                 names = ["".join(p.last_names) or "".join(p.first_names) for p in people]
-                names = [n.replace("{", "").replace("}", "") for n in names]
+                # BibTeX markup to text: "{\\'A}lvarez" is "Álvarez" (pybtex's LaTeX reader).
+                names = [Text.from_latex(n).render_as("text") for n in names]
                 if len(names) > 2:
                     who = f"{names[0]} et al."
                 elif len(names) == 2:
@@ -555,6 +558,61 @@ def _proof_index_generate(self: Any, docnames: Any = None) -> tuple[list[Any], b
     return list(groups.items()), False
 
 
+def _latex_doctree(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """LaTeX builder only (``make pdf``): generated tables, their links, and proofs.
+
+    The generated tables' column widths become ``p{}`` columns (``colwidths-given``), so long statements
+    wrap instead of running off the page. The directives' links are relative ``.html``
+    URLs of the HTML book (``_BookDirective.link``): a link to a whole page becomes a link
+    to that chapter of the PDF; one to an anchor in a notebook's output (a claim's cell,
+    which the PDF does not label) becomes plain text.
+    """
+    if app.builder.format != "latex":
+        return
+    for table in doctree.findall(nodes.table):
+        if "flowapprox-generated" in table["classes"]:
+            table["classes"].append("colwidths-given")
+    here = posixpath.dirname(docname)
+    for ref in list(doctree.findall(nodes.reference)):
+        uri = ref.get("refuri", "")
+        if not ref.get("internal") or "://" in uri or not uri.split("#")[0].endswith(".html"):
+            continue
+        page, _, anchor = uri.partition("#")
+        target = posixpath.normpath(posixpath.join(here, page))[: -len(".html")]
+        if anchor or target not in app.env.all_docs:
+            ref.replace_self(nodes.inline("", "", *ref.children))
+        else:
+            ref["refuri"] = "%" + target  # the LaTeX writer's internal link to a document
+    _latex_proofs(doctree)
+
+
+def _latex_proofs(doctree: nodes.document) -> None:
+    """Proofs as in a printed book: sphinx-proof gives a ``prf:proof`` no title, so the
+    LaTeX writer drew it as a note box with an empty title bar. Instead: the body as plain
+    text, "Proof." in italics, and a closing square."""
+    from sphinx_proof.nodes import proof_node
+
+    def raw(tex: str) -> nodes.raw:
+        return nodes.raw("", tex, format="latex")
+
+    for proof in list(doctree.findall(proof_node)):
+        for box in [child for child in proof.children if isinstance(child, nodes.admonition)]:
+            body = list(box.children)
+            first = body[0] if body and isinstance(body[0], nodes.paragraph) else None
+            if first is not None and isinstance(first[0], nodes.Text) and \
+                    first[0].astext().startswith("Proof. "):
+                rest = first[0].astext()[len("Proof. "):]
+                first.replace(first[0], nodes.Text(rest))
+                first.insert(0, nodes.emphasis(text="Proof."))
+                first.insert(1, nodes.Text(" "))
+            qed = raw(r"\nobreak\hfill\ensuremath{\square}")
+            if body and isinstance(body[-1], nodes.paragraph):
+                body[-1] += qed
+            else:
+                body.append(nodes.paragraph("", "", qed))
+            box.replace_self([raw("\n\\par\\medskip\n"), *body, raw("\n\\par\\medskip\n")])
+
+
 def _document_title(env: Any, docname: str) -> str:
     title = env.titles.get(docname)
     return title.astext() if title is not None else docname
@@ -567,6 +625,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     ProofIndex.generate = _proof_index_generate
     app.connect("config-inited", _version_footer)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("doctree-resolved", _latex_doctree)
     app.add_directive("claims-ledger", ClaimsLedger)
     app.add_directive("theory-map", TheoryMap)
     app.add_directive("notebook-parameters", NotebookParameters)
