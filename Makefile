@@ -45,7 +45,7 @@ export FLOWAPPROX_PROGRESS ?= 0
 # (unit tests) picks Agg by itself on a headless machine.
 unexport MPLBACKEND
 
-.PHONY: help book html serve test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean pdf test-pdf
+.PHONY: help book html serve test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean pdf test-pdf test-pdf-stage
 
 help:  ## List the targets
 	@echo "Targets (a fresh clone needs only 'make book' or 'make test'):"
@@ -76,42 +76,42 @@ serve:  ## Serve the built book on http://127.0.0.1:8000/ (SERVE_PORT=...), for 
 	@echo "Serving the book at http://127.0.0.1:$(SERVE_PORT)/ (Ctrl-C stops)"
 	$(BOOTSTRAP_PYTHON) -m http.server --bind 127.0.0.1 --directory _build/html $(SERVE_PORT)
 
-test: test-unit test-nbval test-book test-browser  ## All checks: unit + hygiene tests, nbval, strict build, browser
+HAVE_TEX := $(shell command -v xelatex >/dev/null && command -v latexmk >/dev/null && command -v pdftotext >/dev/null && echo yes)
+
+test: test-unit test-nbval test-book test-browser test-pdf-stage  ## All checks: unit + hygiene tests, nbval, strict build, browser, PDF
 	@echo
-	@if [ -n "$(CHROMIUM_BIN)" ]; then \
-	  echo "make test: 4 passed (all 4 stages)"; \
-	else \
-	  echo "make test: 3 passed, 1 skipped (stage 4, browser: no Chromium; apt-get install chromium,"; \
-	  echo "  or CHROMIUM=/path/to/chromium, then: make test-browser)"; \
-	fi
+	@skipped="$(if $(CHROMIUM_BIN),,4 (browser: apt-get install chromium, or CHROMIUM=/path; then make test-browser) )$(if $(HAVE_TEX),,5 (PDF: the TeX packages in README, PDF; then make test-pdf))"; \
+	n=$$(( 5 - $(if $(CHROMIUM_BIN),0,1) - $(if $(HAVE_TEX),0,1) )); \
+	if [ -z "$$skipped" ]; then echo "make test: 5 passed (all 5 stages)"; \
+	else echo "make test: $$n passed, $$(( 5 - n )) skipped: stage $$skipped"; fi
 
 test-unit: $(STAMP)  ## Stage 1: ruff, mypy, pytest tests/ and the library's doctests (library, hygiene, tools)
-	@echo "=== make test, stage 1/4: ruff + mypy + pytest tests lib (unit tests, doctests, hygiene) ==="
-	@$(VENV)/bin/ruff check lib tests tools/book_ext.py || { echo "make test: FAILED at stage 1/4 (ruff)"; exit 1; }
-	@$(VENV)/bin/mypy || { echo "make test: FAILED at stage 1/4 (mypy)"; exit 1; }
-	@$(PY) -m pytest -m "not browser and not built" tests lib || { echo "make test: FAILED at stage 1/4 (pytest tests lib)"; exit 1; }
+	@echo "=== make test, stage 1/5: ruff + mypy + pytest tests lib (unit tests, doctests, hygiene) ==="
+	@$(VENV)/bin/ruff check lib tests tools/book_ext.py || { echo "make test: FAILED at stage 1/5 (ruff)"; exit 1; }
+	@$(VENV)/bin/mypy || { echo "make test: FAILED at stage 1/5 (mypy)"; exit 1; }
+	@$(PY) -m pytest -m "not browser and not built" tests lib || { echo "make test: FAILED at stage 1/5 (pytest tests lib)"; exit 1; }
 
 test-nbval: $(STAMP)  ## Stage 2: re-run the chapter notebooks, compare checked outputs
-	@echo "=== make test, stage 2/4: nbval over chapter notebooks ==="
+	@echo "=== make test, stage 2/5: nbval over chapter notebooks ==="
 ifeq ($(NOTEBOOKS),)
 	@echo "no chapter notebooks (chapters/*/*.ipynb): stage 2 skipped"
 else
-	@$(NBVAL) $(NOTEBOOKS) || { echo "make test: FAILED at stage 2/4 (nbval)"; exit 1; }
+	@$(NBVAL) $(NOTEBOOKS) || { echo "make test: FAILED at stage 2/5 (nbval)"; exit 1; }
 endif
 
 test-book: $(STAMP)  ## Stage 3: strict HTML build (-W -n --keep-going)
-	@echo "=== make test, stage 3/4: strict book build ==="
-	@$(BOOK_BUILD) || { echo "make test: FAILED at stage 3/4 (jupyter-book build -W -n)"; exit 1; }
+	@echo "=== make test, stage 3/5: strict book build ==="
+	@$(BOOK_BUILD) || { echo "make test: FAILED at stage 3/5 (jupyter-book build -W -n)"; exit 1; }
 	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_built_book.py tests/test_project_files.py \
-	  || { echo "make test: FAILED at stage 3/4 (built book vs notebooks)"; exit 1; }
+	  || { echo "make test: FAILED at stage 3/5 (built book vs notebooks)"; exit 1; }
 
 test-browser: $(STAMP) $(LAB_SETTINGS)  ## Stage 4: headless Chromium over the built book and the notebooks in JupyterLab
-	@echo "=== make test, stage 4/4: the built book and JupyterLab in headless Chromium ==="
+	@echo "=== make test, stage 4/5: the built book and JupyterLab in headless Chromium ==="
 	@if [ -n "$(CHROMIUM_BIN)" ]; then \
 	  CHROMIUM="$(CHROMIUM_BIN)" $(PY) -m pytest -m browser -p no:cacheprovider tests/browser \
-	    || { echo "make test: FAILED at stage 4/4 (browser)"; exit 1; }; \
+	    || { echo "make test: FAILED at stage 4/5 (browser)"; exit 1; }; \
 	else \
-	  echo "SKIPPED stage 4/4: no chromium on this machine (Debian: apt-get install chromium;"; \
+	  echo "SKIPPED stage 4/5: no chromium on this machine (Debian: apt-get install chromium;"; \
 	  echo "  .ci/run installs it; or set CHROMIUM=/path/to/chromium). Nothing is installed silently."; \
 	fi
 
@@ -133,7 +133,16 @@ pdf: $(STAMP)  ## The book as a PDF, _build/pdf/book.pdf (from the committed not
 	@echo "PDF: $(PDF)"
 
 test-pdf: pdf  ## Build the PDF, then check it: no LaTeX errors, every chapter, figures, claims, bibliography
-	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_pdf.py || { echo "make test-pdf: FAILED"; exit 1; }
+	@$(PY) -m pytest -m built -p no:cacheprovider tests/test_pdf.py || { echo "make test: FAILED at stage 5/5 (PDF)"; exit 1; }
+
+test-pdf-stage: $(STAMP)
+	@echo "=== make test, stage 5/5: the PDF (XeLaTeX) and its contents ==="
+ifeq ($(HAVE_TEX),yes)
+	@$(MAKE) --no-print-directory test-pdf
+else
+	@echo "SKIPPED stage 5/5: no xelatex/latexmk/pdftotext on this machine (README, PDF, lists the"
+	@echo "  Debian packages; .ci/run installs them). Nothing is installed silently."
+endif
 
 figures: $(STAMP)  ## Re-run the notebooks; every figure to _build/figures as <label>.png (200 dpi) and .pdf, with manifest.json
 	$(NB_TOOL) figures
