@@ -504,6 +504,17 @@ def _register_author_year_style() -> None:
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries: Any) -> Iterator[str]:
+            labels = list(self._labels(sorted_entries))
+            # Same authors and year ("Cheng et al., 2025" twice): 2025a, 2025b, in order.
+            counts = {label: labels.count(label) for label in labels}
+            seen: dict[str, int] = defaultdict(int)
+            for label in labels:
+                if counts[label] > 1:
+                    seen[label] += 1
+                    label += "abcdefghijklmnopqrstuvwxyz"[seen[label] - 1]
+                yield label
+
+        def _labels(self, sorted_entries: Any) -> Iterator[str]:
             for entry in sorted_entries:
                 people = entry.persons.get("author") or entry.persons.get("editor") or []
                 names = ["".join(p.last_names) or "".join(p.first_names) for p in people]

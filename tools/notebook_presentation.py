@@ -80,7 +80,7 @@ EDITS: dict[str, NotebookEdits] = {
             "the control, and they may cross in the plane: the field depends on time, so two\n"
             "trajectories can pass through the same point at different times. What a flow never\n"
             "does is map two points to one at the same time: its flow map is injective at every\n"
-            "time ({prf:ref}`thm-flow-homeomorphism`).",
+            "time ({prf:ref}`ch1-thm-flow-homeomorphism`).",
         ), (
             "The figure shows the image of a square grid under the flow map and under two ResNets",
             "{numref}`fig-ch01-deformed-grids` shows the image of a square grid under the flow map\n"
