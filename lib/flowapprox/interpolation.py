@@ -147,7 +147,7 @@ class Interpolant:
         .. math:: B \le \frac{4(M-1)\,\rho}{1-2\lambda}\Bigl(\frac{1}{\gamma_x\sin\theta}
                   + \frac{1+1/\sin\theta}{\gamma_y}\Bigr);
 
-        for :math:`n=1` the exact budget of Chapter 3 is returned (the construction's cost
+        for :math:`n=1` the minimal time cost of Chapter 3 is returned (the construction's cost
         equals it).
         """
         m = self.num_pieces // 2 if self.control.dim >= 2 else None
