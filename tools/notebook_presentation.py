@@ -267,8 +267,8 @@ EDITS: dict[str, NotebookEdits] = {
                    "$L^1$ error (log scale) against the time cost $B$ of the exact ridge flows "
                    "(dots) for the smooth target, the kinked target $F_\\Lambda$ and the step, "
                    "one panel each; grey: errors that the certified lower bound forbids at that "
-                   "time cost ($L=1$); dotted vertical line: the time cost $2\\log\\Lambda$ at "
-                   "which the kinked target is reached exactly.",
+                   "time cost ($L=1$). The last point of the kinked target, at time cost "
+                   "$2\\log\\Lambda$, is its exact representation (error at round-off level).",
                    reference="Errors against time cost are plotted in "
                              "{numref}`fig-ch06-error-vs-time-1d`."),
             Figure("fig-ch06-error-vs-time-2d",
