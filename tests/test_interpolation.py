@@ -226,3 +226,37 @@ def test_pinned_family_fixes_the_origin_and_approaches_the_ridge_flow():
     assert dists[1] < dists[0]
     with pytest.raises(ValueError, match="eps"):
         ip.PinnedRidgeReLU(0.0)
+
+
+def test_counts_are_exactly_2m_pieces_and_2m_minus_2_neurons():
+    """The counts of the theorem hold by construction: a unit test, not a claim."""
+    sizes = [3, 10, 30]
+    for dim in (2, 3):
+        fits = [ip.interpolate(_rand((m, dim), 5), _rand((m, dim), 6)) for m in sizes]
+        assert [f.num_pieces for f in fits] == [2 * m for m in sizes]
+        assert [f.num_neurons for f in fits] == [2 * (m - 1) for m in sizes]
+        assert [f.stage_sizes for f in fits] == [(m, m) for m in sizes]
+
+
+@pytest.mark.parametrize("method", ["exact", "rk4", "dopri5"])
+def test_endpoint_error(method):
+    x, y = _rand((12, 2), 7), _rand((12, 2), 8)
+    fit = ip.interpolate(x, y)
+    assert ip.endpoint_error(fit.control, x, y, method=method) <= 1e-8
+    moved = ip.endpoint_error(fit.control, x, y + torch.tensor([3.0, 4.0], dtype=torch.float64))
+    assert moved == pytest.approx(5.0, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "name"),
+    [
+        (("c", _rand((3, 2), 1), _rand((3, 2), 2)), {}, TypeError, "control"),
+        ((None, _rand((3, 2), 1), _rand((3, 3), 2)), {}, ValueError, "targets"),
+        ((None, _rand((3, 2), 1), _rand((3, 2), 2)), {"method": "euler"}, ValueError, "method"),
+    ],
+)
+def test_endpoint_error_bad_input_names_the_argument(args, kwargs, error, name):
+    control = ip.interpolate(_rand((3, 2), 1), _rand((3, 2), 2)).control
+    args = tuple(control if a is None else a for a in args)
+    with pytest.raises(error, match=name):
+        ip.endpoint_error(*args, **kwargs)

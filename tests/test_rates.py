@@ -221,3 +221,65 @@ def test_pareto_front() -> None:
 def test_bad_inputs(call, error, name) -> None:
     with pytest.raises(error, match=name):
         call()
+
+
+# ---------------------------------------------------------------- identities (moved from the notebook)
+
+
+def test_disk_minimal_time_is_at_least_the_closed_form() -> None:
+    """The inverted exact integral is never below log(1/eps) - log(6 L / (J^2 Per))."""
+    r = room = 0.25
+    per = 2 * math.pi * r
+    bound = lambda m: rates.disk_lower_bound(m, r, room=room)  # noqa: E731
+    m0 = 1 / (2 * min(r, room))
+    for eps in (0.2, 0.1, 3e-2, 1e-2, 1e-3, 1e-4, 1e-6):
+        if eps < per / (6 * m0):  # the range where the closed form is proved
+            assert rates.minimal_time_cost(bound, eps) >= math.log(1 / eps) - math.log(6 / per)
+
+
+def test_kink_representation_costs_twice_log_lambda() -> None:
+    for lam in (3.0, 20.0, 100.0):
+        target = rates.kink_target(lam)
+        sweep = rates.monotone_sweep(target, [target], breakpoints=target.knots.tolist())
+        assert abs(sweep.time_cost[0] - 2 * math.log(lam)) <= 1e-9
+
+
+def test_certified_error_inverts_minimal_time_cost() -> None:
+    b = rates.minimal_time_cost(rates.step_lower_bound, 1e-3)
+    assert rates.certified_error(rates.step_lower_bound, b) == pytest.approx(1e-3)
+    assert rates.certified_error(rates.step_lower_bound, 0.0) == rates.step_lower_bound(1.0)
+    assert rates.certified_error(rates.step_lower_bound, 800.0) == 0.0
+    half = rates.certified_error(rates.step_lower_bound, b, readout_lipschitz=2.0)
+    assert half == pytest.approx(5e-4)
+
+
+def test_disk_cut_cell_bound() -> None:
+    r = 0.25
+    for n in (4, 8, 32):
+        h = 1 / n
+        expected = math.pi * ((r + math.sqrt(2) * h) ** 2 - max(r - math.sqrt(2) * h, 0) ** 2)
+        assert rates.disk_cut_cell_bound(r, n) == pytest.approx(expected)
+    # larger than the area of the ring of width 2 sqrt(2) h that it describes for small h
+    assert rates.disk_cut_cell_bound(r, 64) == pytest.approx(
+        4 * math.sqrt(2) * math.pi * r / 64, rel=1e-12)
+    # the piecewise-constant approximant of the disk respects it
+    c = torch.tensor([0.5, 0.5], dtype=F64)
+    disk = lambda x: (torch.linalg.vector_norm(x - c, dim=1) < r).to(x.dtype)  # noqa: E731
+    n = 8
+    pc = lambda x: disk((torch.floor(x * n).clamp(max=n - 1) + 0.5) / n)  # noqa: E731
+    assert fa.lp_error(disk, pc, fa.Box.cube(2), p=1, n_points=2**14) <= rates.disk_cut_cell_bound(r, n)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "name"),
+    [
+        (lambda: rates.certified_error(None, 1.0), TypeError, "lower_bound"),
+        (lambda: rates.certified_error(rates.step_lower_bound, -1.0), ValueError, "time_cost"),
+        (lambda: rates.disk_cut_cell_bound(0.0, 4), ValueError, "radius"),
+        (lambda: rates.disk_cut_cell_bound(0.25, 0), ValueError, "cells"),
+        (lambda: rates.construction_sweep(step, "box", [2], [1.0]), TypeError, "box"),
+    ],
+)
+def test_bad_inputs_of_the_new_helpers(call, error, name) -> None:
+    with pytest.raises(error, match=name):
+        call()

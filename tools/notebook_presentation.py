@@ -42,6 +42,8 @@ CH4C = "chapters/04-universal-approximation/construction.ipynb"
 CH4L = "chapters/04-universal-approximation/learning.ipynb"
 CH5A = "chapters/05-lp-not-uniform/annuli.ipynb"
 CH5O = "chapters/05-lp-not-uniform/obstructions.ipynb"
+CH6 = "chapters/06-time-as-a-resource/rates.ipynb"
+CH7 = "chapters/07-interpolation/experiments.ipynb"
 
 LAB_NOTE_MARK = "*Reading this notebook in JupyterLab?*"
 LAB_NOTE = (
@@ -251,6 +253,68 @@ EDITS: dict[str, NotebookEdits] = {
                    "$\\sin 2\\pi x_1\\cos 2\\pi x_2$ with $N=8$ and the certificate circle (dashed). "
                    "Right: $L^2$ and sup errors against $N$ for both targets.",
                    reference="See {numref}`fig-ch05-interior-maxima`."),
+        ],
+    ),
+    CH6: NotebookEdits(
+        figures=[
+            Figure("fig-ch06-adversarial",
+                   "Adversarial Jacobians: $\\log\\lVert D\\varphi(x_0)\\rVert/B$ against the Adam "
+                   "step, maximised over controls of time cost $B=2$ and over $x_0$, for the ReLU "
+                   "ridge family and the ReLU and tanh residual blocks of width 4; dashed: the "
+                   "a-priori bound 1.",
+                   reference="The optimisation is plotted in {numref}`fig-ch06-adversarial`."),
+            Figure("fig-ch06-error-vs-time-1d",
+                   "$L^1$ error (log scale) against the time cost $B$ of the exact ridge flows "
+                   "(dots) for the smooth target, the kinked target $F_\\Lambda$ and the step, "
+                   "one panel each; grey: errors that the certified lower bound forbids at that "
+                   "time cost ($L=1$). The last point of the kinked target, at time cost "
+                   "$2\\log\\Lambda$, is its exact representation (error at round-off level).",
+                   reference="Errors against time cost are plotted in "
+                             "{numref}`fig-ch06-error-vs-time-1d`."),
+            Figure("fig-ch06-error-vs-time-2d",
+                   "Top: $L^1$ error against $\\log_{10}$ of the time cost $B$ for the "
+                   "construction of Chapter 4 on the bump, the cone and the disk (dots, "
+                   "$N=4,\\dots,32$) and for the trained neural ODEs on the disk (squares); grey: "
+                   "errors forbidden for the disk by the certified bound ($L=1$). Bottom: the "
+                   "construction's errors against $B$ on log-log axes, with fitted power laws.",
+                   reference="{numref}`fig-ch06-error-vs-time-2d` shows errors against time "
+                             "cost."),
+            Figure("fig-ch06-switching",
+                   "Sup error of Lie and Strang switching towards the time-1 flow of a sum of tanh "
+                   "neurons against the number of rounds $k$ (log-log), all at the time cost of "
+                   "the sum, with fitted slopes; dashed: the proved Lie-Trotter bound.",
+                   reference="The errors are plotted in {numref}`fig-ch06-switching`."),
+            Figure("fig-ch06-frontier",
+                   "The disk: time cost $B$ against the number of neurons (log-log) of the "
+                   "construction on a grid of $N$ and zoom times (dots) and of the trained neural "
+                   "ODEs (squares), coloured by $\\log_{10}$ of the $L^1$ error; dashed: the "
+                   "frontier among approximants with $L^1$ error at most 0.15; dotted: the "
+                   "certified minimal time cost at that error.",
+                   reference="The frontier is drawn in {numref}`fig-ch06-frontier`."),
+        ],
+    ),
+    CH7: NotebookEdits(
+        figures=[
+            Figure("fig-ch07-counts",
+                   "Left: neurons of the construction against the number $M$ of points (log-log), "
+                   "for $n=2$ (circles) and $n=3$ (squares), with $2M$ (dashed, the number of "
+                   "pieces). Right: time cost against $M$ with fitted power laws, the proved "
+                   "bound (dotted) and the Lipschitz lower bound of every interpolating flow "
+                   "(dash-dotted).",
+                   reference="Counts and time costs are plotted in {numref}`fig-ch07-counts`."),
+            Figure("fig-ch07-trajectories",
+                   "The construction for ten random points in the plane $(x_1,x_2)$: RK4 "
+                   "trajectories during stage 1 (left, sliding along the first direction) and "
+                   "stage 2 (right, sliding onto the targets, crosses), with a marker after each "
+                   "piece.",
+                   reference="See {numref}`fig-ch07-trajectories`."),
+            Figure("fig-ch07-classification",
+                   "The readout $\\operatorname{sign}(y_1)$ after the constructed flow on a grid "
+                   "of the plane (red: $+1$, blue: $-1$), with the training points (blue: class "
+                   "$-1$, orange: class $+1$), for two spirals (left) and the concentric annuli of "
+                   "Chapter 5 (right).",
+                   reference="The classification maps are in "
+                             "{numref}`fig-ch07-classification`."),
         ],
     ),
 }

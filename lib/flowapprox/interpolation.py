@@ -47,10 +47,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validation import check_positive_int, check_real, check_same_dtype, check_tensor
+from ._validation import (
+    check_choice,
+    check_control,
+    check_positive_int,
+    check_real,
+    check_same_dtype,
+    check_tensor,
+)
 from .controls import PiecewiseConstantControl
 from .families import ControlFamily, Params, RidgeReLU
-from .flows import flow, ridge_flow
+from .flows import flow, reference_flow, ridge_flow
+from .metrics import max_error
 from .training import train
 
 __all__ = [
@@ -58,6 +66,7 @@ __all__ = [
     "InterpolationError",
     "PinnedRidgeReLU",
     "classification_targets",
+    "endpoint_error",
     "interpolate",
     "kappa",
     "lipschitz_cost_lower_bound",
@@ -100,6 +109,8 @@ class Interpolant:
         Number of pieces of each stage (two for :math:`n\\ge2`, one for :math:`n=1`).
     offset
         The kink offset :math:`\\lambda` (see :func:`interpolate`).
+
+    Implements :prf:ref:`ch7-thm-interpolation` (its counts and its bound on the time cost).
     """
 
     control: PiecewiseConstantControl
@@ -136,7 +147,7 @@ class Interpolant:
         .. math:: B \le \frac{4(M-1)\,\rho}{1-2\lambda}\Bigl(\frac{1}{\gamma_x\sin\theta}
                   + \frac{1+1/\sin\theta}{\gamma_y}\Bigr);
 
-        for :math:`n=1` the exact budget of Chapter 3 is returned (the construction's cost
+        for :math:`n=1` the minimal time cost of Chapter 3 is returned (the construction's cost
         equals it).
         """
         m = self.num_pieces // 2 if self.control.dim >= 2 else None
@@ -215,6 +226,8 @@ def kappa(dim: int) -> float:
 
     For a uniformly random unit vector :math:`u` and any :math:`a\ne0`,
     :math:`P(|u\cdot a|\le s|a|)\le\kappa_n s`.
+
+    Implements :prf:ref:`ch7-lem-direction`.
     """
     dim = check_positive_int("dim", dim)
     return max(1.0, math.sqrt(2.0 * (dim - 1) / math.pi))
@@ -224,6 +237,8 @@ def separation_lemma_gap(delta: float, num_points: int, dim: int) -> float:
     r"""The gap :math:`\delta/(\kappa_n M(M-1))` of :prf:ref:`ch7-lem-direction`.
 
     A uniformly random direction beats it with probability at least 1/2.
+
+    Implements :prf:ref:`ch7-lem-direction`.
     """
     delta = check_real("delta", delta, positive=True)
     m = check_positive_int("num_points", num_points)
@@ -235,7 +250,9 @@ def separation_lemma_gap(delta: float, num_points: int, dim: int) -> float:
 def order_compatible(points: Tensor, targets: Tensor) -> bool:
     """Whether 1-D targets are strictly increasing in the order of the (distinct) points.
 
-    Exactly these data can be interpolated by flows on the line (:prf:ref:`ch7-prop-1d`).
+    Exactly these data can be interpolated by flows on the line.
+
+    Implements :prf:ref:`ch7-prop-1d` (its condition).
     """
     points, targets = _check_pair(points, targets)
     if points.shape[1] != 1:
@@ -506,6 +523,33 @@ def interpolate(
     return Interpolant(control, error, directions, (gx, gy), sin_angle, rho, sizes, offset)
 
 
+def endpoint_error(
+    control: PiecewiseConstantControl,
+    points: Tensor,
+    targets: Tensor,
+    *,
+    method: str = "exact",
+) -> float:
+    r"""Largest endpoint error :math:`\max_i|\varphi(x_i)-y_i|` of a control's flow map.
+
+    ``method`` selects how the flow is computed: ``"exact"`` (:func:`flowapprox.ridge_flow`,
+    ridge controls only), ``"rk4"`` (:func:`flowapprox.flow`, classical RK4 with one step
+    per piece, which integrates shear neurons exactly) or ``"dopri5"``
+    (:func:`flowapprox.reference_flow`, ``torchdiffeq`` at its default tolerances). The
+    maximum is :func:`flowapprox.max_error`.
+    """
+    control = check_control("control", control)
+    points, targets = _check_pair(points, targets)
+    method = check_choice("method", method, ("exact", "rk4", "dopri5"))
+    if method == "exact":
+        mapped = ridge_flow(control, points)
+    elif method == "rk4":
+        mapped = flow(control, points, method="rk4")
+    else:
+        mapped = reference_flow(control, points)
+    return max_error(lambda _: mapped, lambda _: targets, points)
+
+
 # --------------------------------------------------------------------------- classification
 
 
@@ -528,8 +572,11 @@ def classification_targets(points: Tensor, labels: Tensor) -> Tensor:
 def lipschitz_cost_lower_bound(points: Tensor, targets: Tensor) -> float:
     r"""A lower bound on the time cost of *every* flow map sending the points to the targets.
 
-    A flow of time cost :math:`B` is :math:`e^B`-Lipschitz (:prf:ref:`ch2-def-time-cost`),
-    so :math:`B\ge\log\max_{i\ne j}|y_i-y_j|/|x_i-x_j|` (and :math:`B\ge0`).
+    A flow of time cost :math:`B` (:prf:ref:`ch2-def-time-cost`) is :math:`e^B`-Lipschitz
+    (:prf:ref:`ch6-thm-apriori`), so :math:`B\ge\log\max_{i\ne j}|y_i-y_j|/|x_i-x_j|` (and
+    :math:`B\ge0`).
+
+    Implements :prf:ref:`ch7-prop-cost-lower`.
     """
     points, targets = _check_pair(points, targets)
     _check_distinct("points", points)
@@ -582,6 +629,8 @@ class PinnedRidgeReLU(ControlFamily):
     :math:`\varepsilon\to0` its flows converge in :math:`L^p` to those of
     :class:`~flowapprox.RidgeReLU` (:prf:ref:`ch7-prop-pinned`). Parameters as for
     :class:`~flowapprox.RidgeReLU`; ``eps`` is the radius :math:`\varepsilon>0`.
+
+    Implements the family :math:`\mathcal F^0` of :prf:ref:`ch7-prop-pinned`.
     """
 
     eps: float = 0.1

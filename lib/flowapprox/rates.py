@@ -9,15 +9,17 @@ ramp, which gives lower bounds on the :math:`L^1` error that turn into lower bou
 This module computes
 
 * the certified bounds: :func:`lipschitz_from_time_cost`, :func:`pairing_lower_bound`,
-  :func:`step_lower_bound`, :func:`disk_lower_bound` and their inversion
-  :func:`minimal_time_cost` (the smallest time cost compatible with a given error);
+  :func:`step_lower_bound`, :func:`disk_lower_bound`, their inversion
+  :func:`minimal_time_cost` (the smallest time cost compatible with a given error) and its
+  converse :func:`certified_error` (the smallest error compatible with a given time cost);
 * an adversarial check of the a-priori bound: :func:`adversarial_jacobian` maximises the
   Jacobian norm of the flow map over controls of fixed time cost, and
   :func:`aligned_neuron_control` gives a control that attains :math:`e^B` exactly;
 * error-against-resource sweeps of the book's constructions: :func:`monotone_sweep` (exact
   one-dimensional representations of Chapter 3), :func:`construction_sweep` (the 2-D
   construction of Chapter 4) and :func:`splitting_sweep` (switching towards a flow target,
-  Chapter 2), with :func:`lie_trotter_bound`;
+  Chapter 2), with :func:`lie_trotter_bound` and the cut-cell bound
+  :func:`disk_cut_cell_bound` of the piecewise-constant approximant of a disk;
 * the families of one-dimensional approximants used in the chapter (:func:`step_approximant`,
   :func:`kink_target`, :func:`kink_approximant`), the one-dimensional :math:`L^1` error
   :func:`l1_error_1d`, and the trade-off frontier :func:`pareto_front`.
@@ -42,7 +44,17 @@ import torch
 from scipy.optimize import brentq
 from torch import Tensor
 
-from ._validation import check_choice, check_points, check_positive_int, check_real, check_tensor
+from ._validation import (
+    check_box,
+    check_callable,
+    check_choice,
+    check_control,
+    check_interval,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .construction import construct
 from .controls import PiecewiseConstantControl
 from .families import ACTIVATIONS, ControlFamily, ResidualBlock, RidgeReLU
@@ -64,8 +76,10 @@ MAX_TIME_COST = 700.0
 def lipschitz_from_time_cost(time_cost: float, readout_lipschitz: float = 1.0) -> float:
     r"""The a-priori Lipschitz bound :math:`\mathrm{Lip}(g)\,e^{B}` of :math:`g\circ\varphi`.
 
-    Book, :prf:ref:`ch6-thm-apriori`: a flow map (or its Euler or RK4 discretisation) of
-    time cost :math:`B` and its inverse are :math:`e^B`-Lipschitz.
+    A flow map (or its Euler or RK4 discretisation) of time cost :math:`B` and its inverse
+    are :math:`e^B`-Lipschitz.
+
+    Implements :prf:ref:`ch6-thm-apriori`.
 
     Parameters
     ----------
@@ -99,14 +113,14 @@ def pairing_lower_bound(
 ) -> float:
     r"""Lower bound on :math:`\|F-h\|_{L^1[c-R,c+R]}` over all :math:`M`-Lipschitz :math:`h`.
 
-    Book, :prf:ref:`ch6-lem-pairing`:
-
     .. math:: \|F-h\|_{L^1} \ge \int_0^R \bigl(|F(c+t)-F(c-t)| - 2Mt\bigr)^+\,dt .
 
     The integral is computed with the composite midpoint rule on ``panels`` panels after
     splitting at :math:`t^* = \sup|F(c\pm t)-F(c\mp t)|/(2M)`, beyond which the integrand
     vanishes; for targets with finitely many kinks and jumps its error is of order
     ``panels**-2``.
+
+    Implements :prf:ref:`ch6-lem-pairing`.
 
     Parameters
     ----------
@@ -119,8 +133,7 @@ def pairing_lower_bound(
     panels
         Number of quadrature panels.
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+    check_callable("target", target)
     m = _check_lipschitz(lipschitz)
     centre = check_real("centre", centre)
     radius = check_real("radius", radius, positive=True)
@@ -142,10 +155,12 @@ def pairing_lower_bound(
 
 
 def step_lower_bound(lipschitz: float, *, jump: float = 1.0, radius: float = 1.0) -> float:
-    r"""The :math:`L^1[c-R,c+R]` error of an :math:`M`-Lipschitz map against a step of size ``jump``.
+    r"""Least :math:`L^1[c-R,c+R]` error of an :math:`M`-Lipschitz map against a step ``jump``.
 
-    Book, :prf:ref:`ch6-prop-step`: :math:`J^2/(4M)` if :math:`J\le 2MR`, else
-    :math:`RJ-MR^2`; attained by the ramp of slope :math:`M`.
+    It is :math:`J^2/(4M)` if :math:`J\le 2MR`, else :math:`RJ-MR^2`; attained by the ramp
+    of slope :math:`M`.
+
+    Implements :prf:ref:`ch6-prop-step`.
     """
     m = _check_lipschitz(lipschitz)
     jump = abs(check_real("jump", jump))
@@ -158,15 +173,17 @@ def step_lower_bound(lipschitz: float, *, jump: float = 1.0, radius: float = 1.0
 def disk_lower_bound(
     lipschitz: float, radius: float, *, room: float | None = None, jump: float = 1.0
 ) -> float:
-    r"""Lower bound on :math:`\|J\,\mathbf 1_{B(c,r)}-h\|_{L^1(K)}` over :math:`M`-Lipschitz :math:`h` on the plane.
+    r"""Lower bound on :math:`\|J\,\mathbf 1_{B(c,r)}-h\|_{L^1(K)}` over Lipschitz :math:`h`.
 
-    Book, :prf:ref:`ch6-prop-disk`: if the disk :math:`B(c, r+\rho)` lies in :math:`K`,
+    If the disk :math:`B(c, r+\rho)` lies in :math:`K`,
 
     .. math:: \|J\mathbf 1_{B(c,r)}-h\|_{L^1(K)} \ge 2\pi\int_0^{S}(J-2Ms)^+(r-s)\,ds,
         \qquad S=\min(J/(2M), r, \rho),
 
     which is :math:`J^2\,2\pi r/(4M) - 2\pi J^3/(24M^2)\ge J^2\,\mathrm{Per}/(6M)` when
     :math:`J/(2M)\le\min(r,\rho)`.
+
+    Implements :prf:ref:`ch6-prop-disk`.
 
     Parameters
     ----------
@@ -198,13 +215,14 @@ def minimal_time_cost(
     ``lower_bound`` maps a Lipschitz constant :math:`M` to a certified lower bound on the
     error of every :math:`M`-Lipschitz approximant and must be non-increasing in :math:`M`
     (all bounds of this module are). An approximant :math:`g\circ\varphi` with error
-    ``error`` therefore has time cost at least the returned value (book,
-    :prf:ref:`ch6-cor-time-lower-bounds`). Returns 0 if the bound allows ``error`` at
-    :math:`B=0`; raises ``ValueError`` if it does not allow it below
-    :data:`MAX_TIME_COST`.
+    ``error`` therefore has time cost at least the returned value, a lower bound on the
+    minimal time cost :math:`B^*_L` of :prf:ref:`ch6-def-minimal-time`. Returns 0 if the
+    bound allows ``error`` at :math:`B=0`; raises ``ValueError`` if it does not allow it
+    below :data:`MAX_TIME_COST`.
+
+    Implements :prf:ref:`ch6-cor-time-lower-bounds`.
     """
-    if not callable(lower_bound):
-        raise TypeError(f"lower_bound must be callable, got {type(lower_bound).__name__}")
+    check_callable("lower_bound", lower_bound)
     error = check_real("error", error, nonnegative=True)
     ell = check_real("readout_lipschitz", readout_lipschitz, positive=True)
 
@@ -218,6 +236,22 @@ def minimal_time_cost(
             f"error {error:g} is below the bound for every time cost up to {MAX_TIME_COST:g}"
         )
     return float(brentq(gap, 0.0, MAX_TIME_COST, xtol=1e-12, rtol=1e-12))
+
+
+def certified_error(
+    lower_bound: Callable[[float], float], time_cost: float, *, readout_lipschitz: float = 1.0
+) -> float:
+    r"""The smallest error that an approximant of time cost :math:`B` can reach.
+
+    ``lower_bound`` is as for :func:`minimal_time_cost`; the value is
+    ``lower_bound(Lip(g) e^B)`` (:func:`lipschitz_from_time_cost`), and 0 when
+    :math:`e^B` overflows (no error is excluded).
+
+    Implements :prf:ref:`ch6-cor-time-lower-bounds`.
+    """
+    check_callable("lower_bound", lower_bound)
+    m = lipschitz_from_time_cost(time_cost, readout_lipschitz)
+    return 0.0 if math.isinf(m) else float(lower_bound(m))
 
 
 # ---------------------------------------------------------------- adversarial Jacobians
@@ -291,7 +325,7 @@ def adversarial_jacobian(
     steps_per_piece: int = 4,
     generator: torch.Generator | None = None,
 ) -> AdversarialResult:
-    r"""Maximise :math:`\log\|D\varphi(x_0)\|_2` over controls of time cost :math:`B` and :math:`x_0`.
+    r"""Maximise :math:`\log\|D\varphi(x_0)\|_2` over controls of time cost B and x0.
 
     The parameters of each piece are free; each piece's output weights (``v`` or ``W``) are
     divided by its rate, so every piece runs at rate 1, and the durations are
@@ -366,9 +400,10 @@ def adversarial_jacobian(
 def aligned_neuron_control(dim: int, time_cost: float) -> PiecewiseConstantControl:
     r"""One ReLU ridge neuron :math:`v=w=e_1`, :math:`b=0`, run for time :math:`B`.
 
-    Book, :prf:ref:`ch6-prop-attained`: on :math:`\{x_1>0\}` its flow map is
-    :math:`x\mapsto x + (e^{B}-1)x_1e_1`, with Jacobian norm exactly :math:`e^B` at time cost
-    :math:`B`.
+    On :math:`\{x_1>0\}` its flow map is :math:`x\mapsto x + (e^{B}-1)x_1e_1`, with Jacobian
+    norm exactly :math:`e^B` at time cost :math:`B`.
+
+    Implements :prf:ref:`ch6-prop-attained`.
     """
     dim = check_positive_int("dim", dim)
     b = check_real("time_cost", time_cost, nonnegative=True)
@@ -390,10 +425,7 @@ def jacobian_log_norms(
     ``method`` is ``"exact"`` (:func:`flowapprox.ridge_flow`; ridge controls only) or one of
     ``flowapprox.METHODS``.
     """
-    if not isinstance(control, PiecewiseConstantControl):
-        raise TypeError(
-            f"control must be a PiecewiseConstantControl, got {type(control).__name__}"
-        )
+    control = check_control("control", control)
     x = check_points("x", x, control.dim)
     method = check_choice("method", method, ("exact", *METHODS))
     steps_per_piece = check_positive_int("steps_per_piece", steps_per_piece)
@@ -433,9 +465,7 @@ def l1_error_1d(
     between consecutive breakpoints is cut into ``panels`` equal panels with ``order``
     nodes each.
     """
-    lower, upper = check_real("lower", lower), check_real("upper", upper)
-    if lower >= upper:
-        raise ValueError(f"lower must be below upper, got {lower} and {upper}")
+    lower, upper = check_interval(lower, upper)
     panels = check_positive_int("panels", panels)
     order = check_positive_int("order", order)
     inner = sorted({float(p) for p in breakpoints if lower < float(p) < upper})
@@ -456,11 +486,13 @@ def l1_error_1d(
 def step_approximant(time_cost: float) -> PiecewiseLinear:
     r"""The increasing PL approximant :math:`G_B` of the unit step on :math:`[-1,1]`.
 
-    Book, :prf:ref:`ch6-prop-step-upper`: slope :math:`S=e^{B/4}/2` on
+    Slope :math:`S=e^{B/4}/2` on
     :math:`[-w,w]`, :math:`w=1/(2S)`, from 0 to 1, and slope :math:`\eta=e^{-B/4}/2` outside;
     its minimal time cost (:prf:ref:`ch3-thm-budget`) is :math:`2\log(S/\eta)=B` for
     :math:`B\ge 4\log 2`, and its :math:`L^1` error is
     :math:`1/(4S)+\eta(1-w)^2\le e^{-B/4}`.
+
+    Implements :prf:ref:`ch6-prop-step-upper`.
     """
     b = check_real("time_cost", time_cost)
     if b < 4 * math.log(2.0) or b > MAX_TIME_COST:
@@ -472,9 +504,12 @@ def step_approximant(time_cost: float) -> PiecewiseLinear:
 
 
 def kink_target(steepness: float) -> PiecewiseLinear:
-    r"""The kinked Lipschitz target :math:`F_\Lambda(x)=x+(\Lambda-1)\,\mathrm{clip}(x,-a,a)`, :math:`a=1/(2\Lambda)`.
+    r"""The kinked target :math:`F_\Lambda(x)=x+(\Lambda-1)\,\mathrm{clip}(x,-a,a)`.
 
-    Slopes :math:`1,\Lambda,1`; :math:`\mathrm{Lip}(F_\Lambda)=\Lambda>1`.
+    Here :math:`a=1/(2\Lambda)`. Slopes :math:`1,\Lambda,1`;
+    :math:`\mathrm{Lip}(F_\Lambda)=\Lambda>1`.
+
+    Implements the target of :prf:ref:`ch6-prop-kink`.
     """
     lam = check_real("steepness", steepness)
     if lam <= 1:
@@ -488,6 +523,8 @@ def kink_approximant(steepness: float, slope: float) -> PiecewiseLinear:
     :math:`(S-1)a_S=(\Lambda-1)a`, slope 1 outside, equal to :math:`F_\Lambda` outside
     :math:`[-a_S,a_S]`; minimal time cost :math:`2\log S` (:prf:ref:`ch3-thm-budget`),
     exact for :math:`S=\Lambda`. Requires :math:`1<S\le\Lambda` and :math:`a_S<1`.
+
+    Implements :prf:ref:`ch6-prop-kink-upper`.
     """
     lam = check_real("steepness", steepness)
     s = check_real("slope", slope)
@@ -548,8 +585,7 @@ def monotone_sweep(
     approximant and ``breakpoints`` as breakpoints). The time cost is
     :attr:`~flowapprox.PiecewiseConstantControl.time_cost` of the control.
     """
-    if not callable(target):
-        raise TypeError(f"target must be callable, got {type(target).__name__}")
+    check_callable("target", target)
     if len(approximants) == 0:
         raise ValueError("approximants must contain at least one PiecewiseLinear")
     if parameters is None:
@@ -596,6 +632,8 @@ def construction_sweep(
     the number of its non-zero units; the error is :func:`flowapprox.lp_error` with
     :math:`p=1` on ``n_points`` Sobol points.
     """
+    check_callable("target", target)
+    check_box("box", box)
     if len(cells) == 0 or len(cells) != len(zoom_times):
         raise ValueError(
             f"cells and zoom_times must be non-empty and of equal length, got {len(cells)} "
@@ -612,12 +650,29 @@ def construction_sweep(
                  np.asarray(cells, dtype=float))
 
 
+def disk_cut_cell_bound(radius: float, cells: int) -> float:
+    r"""Bound on the :math:`L^1` error of the piecewise-constant approximant of a disk.
+
+    On :math:`N\times N` cells of side :math:`h=1/N`, a cell that meets the circle of radius
+    :math:`r` lies in the annulus of radii :math:`r\pm\sqrt2h`, and only such cells err,
+    each on at most its area, so the error is at most
+    :math:`\pi((r+\sqrt2h)^2-\max(r-\sqrt2h,0)^2)`.
+
+    Implements :prf:ref:`ch6-prop-construction-time` (its last statement).
+    """
+    r = check_real("radius", radius, positive=True)
+    h = 1.0 / check_positive_int("cells", cells)
+    return math.pi * ((r + math.sqrt(2) * h) ** 2 - max(r - math.sqrt(2) * h, 0.0) ** 2)
+
+
 def pareto_front(costs: np.ndarray | Sequence[float], sizes: np.ndarray | Sequence[float],
                  errors: np.ndarray | Sequence[float], tolerance: float) -> np.ndarray:
-    r"""Indices of the Pareto-minimal ``(cost, size)`` pairs among those with error at most ``tolerance``.
+    r"""Indices of the Pareto-minimal ``(cost, size)`` pairs with error at most ``tolerance``.
 
     A point is kept if no other admissible point has cost and size both at most its own,
-    one of them strictly smaller (book, :prf:ref:`ch6-def-frontier`). Sorted by cost.
+    one of them strictly smaller. Sorted by cost.
+
+    Implements :prf:ref:`ch6-def-frontier`.
     """
     c, s, e = (np.asarray(a, dtype=float) for a in (costs, sizes, errors))
     if c.ndim != 1 or c.shape != s.shape or c.shape != e.shape or c.size == 0:
@@ -643,6 +698,8 @@ def lie_trotter_bound(field: RidgeSum, x: Tensor, t: float, rounds: int) -> floa
     :math:`\Lambda=\sum_i\mathrm{Lip}(\sigma)|v_i||w_i|`; :math:`M=\sum_i\sup_B|f_i|` on the
     ball :math:`B` of radius :math:`R=(\max|x|+t\sum_i|f_i(0)|)e^{\Lambda t}`, bounded by
     :math:`|v_i|` for tanh and sigmoid and :math:`|v_i|(|w_i|R+|b_i|)` for ReLU.
+
+    Implements :prf:ref:`ch2-thm-lie-trotter` (item 2 of :prf:ref:`ch6-thm-flow-targets`).
     """
     if not isinstance(field, RidgeSum):
         raise TypeError(f"field must be a RidgeSum, got {type(field).__name__}")
@@ -679,6 +736,8 @@ def splitting_sweep(
     (:func:`flowapprox.splitting.switching_flow`) and compared on ``x`` with
     :func:`flowapprox.reference_flow` of the sum (dopri5, tolerances ``rtol``, ``atol``).
     ``neurons`` holds the number of switches (pieces); ``parameter`` the rounds.
+
+    Implements :prf:ref:`ch6-thm-flow-targets`.
     """
     if not isinstance(field, RidgeSum):
         raise TypeError(f"field must be a RidgeSum, got {type(field).__name__}")
