@@ -87,7 +87,7 @@ test: test-unit test-nbval test-book test-browser test-pdf-stage  ## All checks:
 
 test-unit: $(STAMP)  ## Stage 1: ruff, mypy, pytest tests/ and the library's doctests (library, hygiene, tools)
 	@echo "=== make test, stage 1/5: ruff + mypy + pytest tests lib (unit tests, doctests, hygiene) ==="
-	@$(VENV)/bin/ruff check lib tests tools/book_ext.py || { echo "make test: FAILED at stage 1/5 (ruff)"; exit 1; }
+	@$(VENV)/bin/ruff check lib tests tools benchmarks || { echo "make test: FAILED at stage 1/5 (ruff)"; exit 1; }
 	@$(VENV)/bin/mypy || { echo "make test: FAILED at stage 1/5 (mypy)"; exit 1; }
 	@$(PY) -m pytest -m "not browser and not built" tests lib || { echo "make test: FAILED at stage 1/5 (pytest tests lib)"; exit 1; }
 

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 import yaml
 
 from tools.book_ext import read_claims

@@ -53,10 +53,10 @@ from typing import Any
 
 import nbformat
 import papermill
-from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 import yaml
 from IPython.core.displayhook import DisplayHook
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from papermill.exceptions import PapermillExecutionError
 from papermill.iorw import NoDatesSafeLoader
 

@@ -74,7 +74,13 @@ import papermill  # noqa: E402
 import yaml  # noqa: E402
 from papermill.iorw import NoDatesSafeLoader  # noqa: E402
 
-from tools.notebooks import KERNEL_NAME, display_path, normalise, require_kernel, serialise  # noqa: E402
+from tools.notebooks import (  # noqa: E402
+    KERNEL_NAME,
+    display_path,
+    normalise,
+    require_kernel,
+    serialise,
+)
 
 DEFAULT_OUT = ROOT / "_build" / "sweeps"
 SEEDS_KEY = "seeds"
