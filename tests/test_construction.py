@@ -13,6 +13,7 @@ from flowapprox import (
     flow,
     jacobian_determinants,
     lp_error,
+    metrics,
     reference_flow,
     sobol_points,
 )
@@ -21,6 +22,7 @@ from flowapprox.construction import (
     construct,
     construct_lifted,
     lift,
+    shear_flows,
     significant_kinks,
     zoom_schedule,
 )
@@ -259,3 +261,30 @@ def test_zoom_schedule_is_the_default_and_short_identity_horizons_warn():
         zoom_schedule(0)
     with pytest.raises(ValueError, match="readout must be one of"):
         zoom_schedule(4, "relu")
+
+
+def test_shear_flows_converge_uniformly_at_second_order():
+    def s(t):
+        return 0.3 * torch.sin(math.pi * t)
+
+    def target(x):
+        y1 = x[:, 0] + s(x[:, 1])
+        return torch.stack([y1, x[:, 1] + s(y1)], dim=1)
+
+    grid = metrics.edge_grid(Box.cube(2), 8, 4)
+    errors = [metrics.max_error(target, shear_flows([(0, s, (0.0, 1.0)), (1, s, (-0.3, 1.3))], k),
+                                grid) for k in (8, 16)]
+    assert errors[1] < errors[0] / 3.5
+    approx = shear_flows([(0, s, (0.0, 1.0))], 8)
+    assert approx.control().num_pieces == 1 and approx.time_cost > 0
+
+
+@pytest.mark.parametrize(
+    ("shears", "pieces", "name"),
+    [([], 4, "shears"), ([(2, torch.sin, (0.0, 1.0))], 4, "axis"),
+     ([(0, torch.sin, (1.0, 0.0))], 4, "interval"), ([(0, torch.sin, (0.0, 1.0))], 0, "pieces"),
+     ([(0, 1.0, (0.0, 1.0))], 4, "s")],
+)
+def test_shear_flows_validates(shears, pieces, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        shear_flows(shears, pieces)

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -531,3 +532,88 @@ def construct_lifted(
         lambda z: target(z[:, :1]), box, (cells, 1), zoom_time, readout="linear", delta=delta
     )
     return LiftedConstruction(construction)
+
+
+# ------------------------------------------------ uniform approximation by shear flows
+
+
+@dataclass(frozen=True, eq=False)
+class ShearComposition:
+    r"""A composition of exact shear flows of ReLU fields (:func:`shear_flows`).
+
+    Attributes
+    ----------
+    stages
+        The shears, in the order they are applied (each a :class:`Stage` with
+        ``axis != source`` and duration 1).
+    """
+
+    stages: tuple[Stage, ...]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """The flow map at points ``(batch, 2)`` (float64 inside, like :class:`Construction`)."""
+        x = check_points("x", x, 2)
+        y = x.to(torch.float64)
+        for stage in self.stages:
+            y = stage(y)
+        return y.to(x.dtype)
+
+    def control(self) -> PiecewiseConstantControl:
+        """The composition as a control of the ReLU residual-block family, one piece a shear."""
+        units = [stage.units() for stage in self.stages]
+        width = max(1, max(v.shape[0] for v, _, _ in units))
+        big_v = torch.zeros(len(units), 2, width, dtype=torch.float64)
+        big_w = torch.zeros(len(units), width, 2, dtype=torch.float64)
+        big_b = torch.zeros(len(units), width, dtype=torch.float64)
+        for j, (v, w, b) in enumerate(units):
+            m = v.shape[0]
+            big_v[j, :, :m], big_w[j, :m], big_b[j, :m] = v.T, w, b
+        return PiecewiseConstantControl(
+            ResidualBlock(width, "relu"), torch.ones(len(units), dtype=torch.float64),
+            {"W": big_v, "A": big_w, "b": big_b},
+        )
+
+    @property
+    def time_cost(self) -> float:
+        """The time cost of :meth:`control` (book, :prf:ref:`ch2-def-time-cost`)."""
+        return self.control().time_cost
+
+
+def shear_flows(
+    shears: list[tuple[int, Callable[[Tensor], Tensor], tuple[float, float]]], pieces: int
+) -> ShearComposition:
+    r"""Uniform approximation of a composition of smooth shears by exact flows of ReLU fields.
+
+    Each entry ``(axis, s, (lo, hi))`` is the shear :math:`x_{axis}\leftarrow x_{axis} +
+    s(x_{other})`, the time-1 flow of the field :math:`s(x_{other})\,e_{axis}`. The field is
+    replaced by its piecewise-linear interpolant on ``pieces`` equal pieces of
+    ``[lo, hi]`` (which must contain every value of :math:`x_{other}` the points reach), a
+    finite sum of ReLU ridge neurons, whose flow is exact. For :math:`s\in C^2` the
+    interpolation error is at most :math:`(hi-lo)^2\max|s''|/(8\,\text{pieces}^2)`, so the
+    composition converges uniformly at second order in the number of pieces (book, Chapter 5,
+    "The positive side").
+
+    Implements :prf:ref:`ch5-prop-degree` (its converse fails: orientation-preserving maps
+    are reachable uniformly).
+    """
+    pieces = check_positive_int("pieces", pieces)
+    if not isinstance(shears, (list, tuple)) or not shears:
+        raise ValueError("shears must be a non-empty list of (axis, s, (lo, hi))")
+    stages = []
+    for k, entry in enumerate(shears):
+        if not isinstance(entry, (list, tuple)) or len(entry) != 3:
+            raise ValueError(f"shears[{k}] must be a triple (axis, s, (lo, hi)), got {entry!r}")
+        axis, s, interval = entry
+        if axis not in (0, 1):
+            raise ValueError(f"shears[{k}] axis must be 0 or 1, got {axis!r}")
+        check_callable(f"shears[{k}] s", s)
+        if not isinstance(interval, (list, tuple)) or len(interval) != 2:
+            raise ValueError(f"shears[{k}] interval must be a pair (lo, hi), got {interval!r}")
+        lo = check_real(f"shears[{k}] lo", interval[0])
+        hi = check_real(f"shears[{k}] hi", interval[1])
+        if not lo < hi:
+            raise ValueError(f"shears[{k}] interval must have lo < hi, got {interval!r}")
+        knots = torch.linspace(lo, hi, pieces + 1, dtype=torch.float64)
+        values = check_tensor(f"shears[{k}] s(knots)", s(knots), shape=(pieces + 1,))
+        stages.append(Stage(f"shear {k}", axis, 1 - axis, _interpolant(knots, values), 1.0))
+    return ShearComposition(tuple(stages))
