@@ -20,6 +20,7 @@ from flowapprox import (
 from flowapprox.construction import (
     Construction,
     construct,
+    construct_cube,
     construct_lifted,
     lift,
     shear_flows,
@@ -288,3 +289,29 @@ def test_shear_flows_converge_uniformly_at_second_order():
 def test_shear_flows_validates(shears, pieces, name):
     with pytest.raises((TypeError, ValueError), match=name):
         shear_flows(shears, pieces)
+
+
+def test_construct_cube_agrees_with_construct_in_the_plane_and_runs_in_3d():
+    def target(x):
+        return x[:, 0] * x[:, 1]
+
+    x = sobol_points(UNIT, 256, seed=0)
+    cube = construct_cube(target, UNIT, 4, 8.0)
+    plane = construct(target, UNIT, 4, 8.0)
+    assert torch.equal(cube(x), plane(x))
+    assert cube.time_cost == pytest.approx(plane.time_cost)
+    box3 = Box.cube(3)
+    c3 = construct_cube(lambda z: z.sum(1), box3, 4, 12.0)
+    z = sobol_points(box3, 512, seed=1)
+    assert float((c3(z) - c3.approximant(z)).abs().mean()) < 1e-2
+    assert len(c3.stages) == 3 + 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [((Box.cube(1), 4, 1.0), "box"), ((UNIT, 0, 1.0), "cells"), ((UNIT, 4, -1.0), "zoom_time"),
+     (("box", 4, 1.0), "box")],
+)
+def test_construct_cube_validates(args, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        construct_cube(lambda z: z[:, 0], *args)
