@@ -13,14 +13,17 @@ from flowapprox import (
     flow,
     jacobian_determinants,
     lp_error,
+    metrics,
     reference_flow,
     sobol_points,
 )
 from flowapprox.construction import (
     Construction,
     construct,
+    construct_cube,
     construct_lifted,
     lift,
+    shear_flows,
     significant_kinks,
     zoom_schedule,
 )
@@ -259,3 +262,56 @@ def test_zoom_schedule_is_the_default_and_short_identity_horizons_warn():
         zoom_schedule(0)
     with pytest.raises(ValueError, match="readout must be one of"):
         zoom_schedule(4, "relu")
+
+
+def test_shear_flows_converge_uniformly_at_second_order():
+    def s(t):
+        return 0.3 * torch.sin(math.pi * t)
+
+    def target(x):
+        y1 = x[:, 0] + s(x[:, 1])
+        return torch.stack([y1, x[:, 1] + s(y1)], dim=1)
+
+    grid = metrics.edge_grid(Box.cube(2), 8, 4)
+    errors = [metrics.max_error(target, shear_flows([(0, s, (0.0, 1.0)), (1, s, (-0.3, 1.3))], k),
+                                grid) for k in (8, 16)]
+    assert errors[1] < errors[0] / 3.5
+    approx = shear_flows([(0, s, (0.0, 1.0))], 8)
+    assert approx.control().num_pieces == 1 and approx.time_cost > 0
+
+
+@pytest.mark.parametrize(
+    ("shears", "pieces", "name"),
+    [([], 4, "shears"), ([(2, torch.sin, (0.0, 1.0))], 4, "axis"),
+     ([(0, torch.sin, (1.0, 0.0))], 4, "interval"), ([(0, torch.sin, (0.0, 1.0))], 0, "pieces"),
+     ([(0, 1.0, (0.0, 1.0))], 4, "s")],
+)
+def test_shear_flows_validates(shears, pieces, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        shear_flows(shears, pieces)
+
+
+def test_construct_cube_agrees_with_construct_in_the_plane_and_runs_in_3d():
+    def target(x):
+        return x[:, 0] * x[:, 1]
+
+    x = sobol_points(UNIT, 256, seed=0)
+    cube = construct_cube(target, UNIT, 4, 8.0)
+    plane = construct(target, UNIT, 4, 8.0)
+    assert torch.equal(cube(x), plane(x))
+    assert cube.time_cost == pytest.approx(plane.time_cost)
+    box3 = Box.cube(3)
+    c3 = construct_cube(lambda z: z.sum(1), box3, 4, 12.0)
+    z = sobol_points(box3, 512, seed=1)
+    assert float((c3(z) - c3.approximant(z)).abs().mean()) < 1e-2
+    assert len(c3.stages) == 3 + 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [((Box.cube(1), 4, 1.0), "box"), ((UNIT, 0, 1.0), "cells"), ((UNIT, 4, -1.0), "zoom_time"),
+     (("box", 4, 1.0), "box")],
+)
+def test_construct_cube_validates(args, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        construct_cube(lambda z: z[:, 0], *args)

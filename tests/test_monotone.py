@@ -14,6 +14,7 @@ from flowapprox import (
     PiecewiseLinear,
     RidgeReLU,
     lp_error,
+    monotone,
     ridge_flow,
 )
 from flowapprox.monotone import (
@@ -277,3 +278,26 @@ def test_interpolation_bad_inputs():
         interpolate_increasing(lambda x: x[:2], -1.0, 1.0, 4)
     with pytest.raises(ValueError, match="lower must be below upper"):
         interpolate_increasing(torch.exp, 1.0, 1.0, 4)
+
+
+def test_adversarial_time_cost_never_beats_the_minimum_of_what_it_produces():
+    gen = torch.Generator().manual_seed(0)
+    target = monotone.random_increasing_pl(3, generator=gen)
+    result = monotone.adversarial_time_cost(target, -1.0, 1.0, pieces=4, steps=60,
+                                            generator=gen)
+    assert result.time_cost >= result.produced_minimal - 1e-9
+    assert result.target_minimal == pytest.approx(
+        monotone.log_slope_time_costs(target, -1.0, 1.0).minimal)
+    assert result.control.num_pieces == 5 and result.misfit >= 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"pieces": 0}, "pieces"), ({"steps": -1}, "steps"), ({"penalty": 0.0}, "penalty"),
+     ({"lr": -1.0}, "lr"), ({"n_points": 0}, "n_points")],
+)
+def test_adversarial_time_cost_validates(kwargs, name):
+    target = monotone.random_increasing_pl(3, generator=torch.Generator().manual_seed(0))
+    args = {"pieces": 2, "steps": 2} | kwargs
+    with pytest.raises((TypeError, ValueError), match=name):
+        monotone.adversarial_time_cost(target, -1.0, 1.0, **args)

@@ -249,3 +249,25 @@ def test_plot_map_draws_one_pixel_per_grid_point():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_exceedance_fraction_counts_points_above_threshold():
+    x = torch.linspace(0, 1, 101, dtype=torch.float64)[:, None]
+    zero = lambda z: torch.zeros_like(z[:, 0])  # noqa: E731
+    ramp = lambda z: z[:, 0]  # noqa: E731
+    # |x| > 0.5 on 50 of the 101 points
+    assert obstructions.exceedance_fraction(zero, ramp, x, 0.5) == pytest.approx(50 / 101)
+    assert obstructions.exceedance_fraction(zero, ramp, x, 1.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"threshold": -1.0}, "threshold"), ({"points": torch.zeros(3)}, "points"),
+     ({"target": 1.0}, "target")],
+)
+def test_exceedance_fraction_validates(kwargs, name):
+    args = {"target": lambda z: z, "approximant": lambda z: z,
+            "points": torch.zeros(3, 2, dtype=torch.float64), "threshold": 0.1}
+    args.update(kwargs)
+    with pytest.raises((TypeError, ValueError), match=name):
+        obstructions.exceedance_fraction(**args)

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -157,10 +158,10 @@ class Stage:
             y[:, self.axis] = x[:, self.axis] + self.duration * self.field(x[:, self.source])
         return y
 
-    def units(self) -> tuple[Tensor, Tensor, Tensor]:
+    def units(self, dim: int = 2) -> tuple[Tensor, Tensor, Tensor]:
         r"""The field as ReLU units :math:`\sum_k v_k\,\mathrm{relu}(w_k\cdot x + b_k)`.
 
-        Returns ``(V, W, b)`` of shapes ``(m, 2)``, ``(m, 2)``, ``(m,)``. From
+        Returns ``(V, W, b)`` of shapes ``(m, dim)``, ``(m, dim)``, ``(m,)``. From
         :math:`\psi(s) = a s + \beta + \sum_i c_i\,\mathrm{relu}(s-k_i)`: one unit per kink
         that is not round-off (:func:`significant_kinks`), two for the linear part
         (:math:`a s = a\,\mathrm{relu}(s) - a\,\mathrm{relu}(-s)`) and one constant unit
@@ -181,9 +182,9 @@ class Stage:
         coeff = torch.cat([c[keep], extra_t[:, 0]])
         sign = torch.cat([torch.ones(int(keep.sum()), dtype=dtype), extra_t[:, 1]])
         bias = torch.cat([-k[keep], extra_t[:, 2]])
-        v = torch.zeros(coeff.numel(), 2, dtype=dtype)
+        v = torch.zeros(coeff.numel(), dim, dtype=dtype)
         v[:, self.axis] = coeff
-        w = torch.zeros(coeff.numel(), 2, dtype=dtype)
+        w = torch.zeros(coeff.numel(), dim, dtype=dtype)
         w[:, self.source] = sign
         return v, w, bias
 
@@ -531,3 +532,212 @@ def construct_lifted(
         lambda z: target(z[:, :1]), box, (cells, 1), zoom_time, readout="linear", delta=delta
     )
     return LiftedConstruction(construction)
+
+
+# ------------------------------------------------ uniform approximation by shear flows
+
+
+@dataclass(frozen=True, eq=False)
+class ShearComposition:
+    r"""A composition of exact shear flows of ReLU fields (:func:`shear_flows`).
+
+    Attributes
+    ----------
+    stages
+        The shears, in the order they are applied (each a :class:`Stage` with
+        ``axis != source`` and duration 1).
+    """
+
+    stages: tuple[Stage, ...]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """The flow map at points ``(batch, 2)`` (float64 inside, like :class:`Construction`)."""
+        x = check_points("x", x, 2)
+        y = x.to(torch.float64)
+        for stage in self.stages:
+            y = stage(y)
+        return y.to(x.dtype)
+
+    def control(self) -> PiecewiseConstantControl:
+        """The composition as a control of the ReLU residual-block family, one piece a shear."""
+        units = [stage.units() for stage in self.stages]
+        width = max(1, max(v.shape[0] for v, _, _ in units))
+        big_v = torch.zeros(len(units), 2, width, dtype=torch.float64)
+        big_w = torch.zeros(len(units), width, 2, dtype=torch.float64)
+        big_b = torch.zeros(len(units), width, dtype=torch.float64)
+        for j, (v, w, b) in enumerate(units):
+            m = v.shape[0]
+            big_v[j, :, :m], big_w[j, :m], big_b[j, :m] = v.T, w, b
+        return PiecewiseConstantControl(
+            ResidualBlock(width, "relu"), torch.ones(len(units), dtype=torch.float64),
+            {"W": big_v, "A": big_w, "b": big_b},
+        )
+
+    @property
+    def time_cost(self) -> float:
+        """The time cost of :meth:`control` (book, :prf:ref:`ch2-def-time-cost`)."""
+        return self.control().time_cost
+
+
+def shear_flows(
+    shears: list[tuple[int, Callable[[Tensor], Tensor], tuple[float, float]]], pieces: int
+) -> ShearComposition:
+    r"""Uniform approximation of a composition of smooth shears by exact flows of ReLU fields.
+
+    Each entry ``(axis, s, (lo, hi))`` is the shear :math:`x_{axis}\leftarrow x_{axis} +
+    s(x_{other})`, the time-1 flow of the field :math:`s(x_{other})\,e_{axis}`. The field is
+    replaced by its piecewise-linear interpolant on ``pieces`` equal pieces of
+    ``[lo, hi]`` (which must contain every value of :math:`x_{other}` the points reach), a
+    finite sum of ReLU ridge neurons, whose flow is exact. For :math:`s\in C^2` the
+    interpolation error is at most :math:`(hi-lo)^2\max|s''|/(8\,\text{pieces}^2)`, so the
+    composition converges uniformly at second order in the number of pieces (book, Chapter 5,
+    "The positive side").
+
+    Implements :prf:ref:`ch5-prop-degree` (its converse fails: orientation-preserving maps
+    are reachable uniformly).
+    """
+    pieces = check_positive_int("pieces", pieces)
+    if not isinstance(shears, (list, tuple)) or not shears:
+        raise ValueError("shears must be a non-empty list of (axis, s, (lo, hi))")
+    stages = []
+    for k, entry in enumerate(shears):
+        if not isinstance(entry, (list, tuple)) or len(entry) != 3:
+            raise ValueError(f"shears[{k}] must be a triple (axis, s, (lo, hi)), got {entry!r}")
+        axis, s, interval = entry
+        if axis not in (0, 1):
+            raise ValueError(f"shears[{k}] axis must be 0 or 1, got {axis!r}")
+        check_callable(f"shears[{k}] s", s)
+        if not isinstance(interval, (list, tuple)) or len(interval) != 2:
+            raise ValueError(f"shears[{k}] interval must be a pair (lo, hi), got {interval!r}")
+        lo = check_real(f"shears[{k}] lo", interval[0])
+        hi = check_real(f"shears[{k}] hi", interval[1])
+        if not lo < hi:
+            raise ValueError(f"shears[{k}] interval must have lo < hi, got {interval!r}")
+        knots = torch.linspace(lo, hi, pieces + 1, dtype=torch.float64)
+        values = check_tensor(f"shears[{k}] s(knots)", s(knots), shape=(pieces + 1,))
+        stages.append(Stage(f"shear {k}", axis, 1 - axis, _interpolant(knots, values), 1.0))
+    return ShearComposition(tuple(stages))
+
+
+# ------------------------------------------------------------ any dimension n >= 2
+
+
+@dataclass(frozen=True, eq=False)
+class CubeConstruction:
+    r"""The construction of :func:`construct_cube` on a box of :math:`\mathbb R^n`.
+
+    Attributes
+    ----------
+    box
+        The box :math:`K\subset\mathbb R^n`.
+    cells
+        Cells per side :math:`N` (:math:`N^n` cells).
+    stages
+        The flows, in order: :math:`n` zooms, :math:`n-1` separating shears, one shear that
+        sets the value in :math:`x_1`; the readout is :math:`y_1`.
+    values
+        The target at the cell centres, in the order of ``torch.cartesian_prod`` of the
+        per-axis centres (last coordinate fastest).
+    """
+
+    box: Box
+    cells: int
+    stages: tuple[Stage, ...]
+    values: Tensor
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """The approximant :math:`y_1\\circ\\varphi` at points ``(batch, n)`` (float64 inside)."""
+        x = check_points("x", x, self.box.dim)
+        y = x.to(torch.float64)
+        for stage in self.stages:
+            y = stage(y)
+        return y[:, 0].to(x.dtype)
+
+    def approximant(self, x: Tensor) -> Tensor:
+        r"""The piecewise-constant approximant :math:`\sum_\alpha F(c_\alpha)\mathbf 1_{C_\alpha}`,
+        the limit of the construction as the zoom time grows (the floor of its error)."""
+        x = check_points("x", x, self.box.dim)
+        index = torch.zeros(x.shape[0], dtype=torch.long)
+        for k in range(self.box.dim):
+            i = cell_index(x[:, k], self.cells, lower=self.box.lower[k], upper=self.box.upper[k])
+            index = index * self.cells + i
+        return self.values[index].to(x.dtype)
+
+    @property
+    def horizon(self) -> float:
+        """:math:`T`: :math:`n` times the zoom time plus one per shear."""
+        return float(sum(stage.duration for stage in self.stages))
+
+    @property
+    def time_cost(self) -> float:
+        r"""The time cost :math:`\sum_j c(\theta_j)t_j` of the ReLU units of the stages: each
+        stage's field :math:`\psi(x_s)e_a` is a sum of units
+        :math:`c\,\mathrm{relu}(\pm x_s - k)\,e_a` of rate :math:`|c|` (constant units free)
+        (book, :prf:ref:`ch2-def-time-cost`)."""
+        total = 0.0
+        for stage in self.stages:
+            v, w, _ = stage.units(self.box.dim)
+            total += stage.duration * float((v.abs().sum(1) * w.abs().sum(1)).sum())
+        return total
+
+
+def construct_cube(
+    target: Target, box: Box, cells: int, zoom_time: float, *, delta: float = 0.05
+) -> CubeConstruction:
+    r"""The book's construction in dimension :math:`n\ge2`: zoom, separate, read out.
+
+    1. **zoom** along each coordinate with the multi-well field for time ``zoom_time``;
+    2. **separate**: for :math:`k=1,\dots,n-1` the shear
+       :math:`x_{k+1}\leftarrow x_{k+1}+\Psi_k(x_k)`, with :math:`\Psi_k` piecewise linear
+       and equal to :math:`m\,h_{k+1}/N^{k}` at the :math:`m`-th smallest of the
+       :math:`N^{k}` values that :math:`x_k` takes at the (moved) centres, so that after it
+       the centres have :math:`N^{k+1}` distinct values of :math:`x_{k+1}` (spacing
+       :math:`h_{k+1}/N^k`);
+    3. **set the value**: :math:`x_1\leftarrow x_1+\Phi(x_n)` with
+       :math:`\Phi(r_\alpha)=F(c_\alpha)-c^{(1)}_\alpha`; readout :math:`y_1`.
+
+    In dimension 2 this is :func:`construct` with the linear readout. The book's own
+    construction (Chapter 4, :prf:ref:`ch4-prop-construction`), generalised.
+
+    Parameters
+    ----------
+    target
+        Scalar target, points ``(batch, n)`` to values ``(batch,)``.
+    box
+        A box of dimension :math:`n\ge2`.
+    cells
+        :math:`N`, cells per side.
+    zoom_time, delta
+        Zoom time per coordinate and the layer width of the multi-well fields.
+    """
+    check_callable("target", target)
+    if not isinstance(box, Box):
+        raise TypeError(f"box must be a Box, got {type(box).__name__}")
+    n = box.dim
+    if n < 2:
+        raise ValueError(f"box must have dimension at least 2, got {n}")
+    cells = check_positive_int("cells", cells)
+    zoom_time = check_real("zoom_time", zoom_time, nonnegative=True)
+    delta = check_real("delta", delta, positive=True)
+    if delta >= 1:
+        raise ValueError(f"delta must lie in (0, 1), got {delta}")
+    f64 = torch.float64
+    lower, upper = box.lower, box.upper
+    axes = [cell_centres(cells, lower=lower[k], upper=upper[k]).to(f64) for k in range(n)]
+    centres = torch.cartesian_prod(*axes).reshape(-1, n)
+    stages = [Stage(f"zoom x{k + 1}", k, k,
+                    multiwell(cells, delta, lower=lower[k], upper=upper[k], dtype=f64), zoom_time)
+              for k in range(n)]
+    moved = centres.clone()
+    for k in range(n - 1):
+        values = torch.unique(moved[:, k])
+        h = (upper[k + 1] - lower[k + 1]) / cells
+        offsets = torch.arange(values.numel(), dtype=f64) * (h / values.numel())
+        stage = Stage(f"separate x{k + 2}", k + 1, k, _interpolant(values, offsets), 1.0)
+        stages.append(stage)
+        moved = stage(moved)
+    with torch.no_grad():
+        wanted = check_tensor("target(centres)", target(centres), shape=(centres.shape[0],))
+    stages.append(Stage("set value", 0, n - 1,
+                        _interpolant(moved[:, n - 1], wanted.to(f64) - centres[:, 0]), 1.0))
+    return CubeConstruction(box, cells, tuple(stages), wanted.to(f64))

@@ -58,7 +58,7 @@ from ._validation import (
     check_real,
     check_tensor,
 )
-from .metrics import circle, max_error
+from .metrics import circle, max_error, pointwise_error
 
 #: Kinds of interior extremum of :func:`max_principle_bound`.
 KINDS = ("max", "min")
@@ -291,3 +291,33 @@ def error_table(
             "naive": max_error(target, approximant, naive_points),
         }
     return rows
+
+
+def exceedance_fraction(
+    target: Target, approximant: Target, points: Tensor, threshold: float
+) -> float:
+    r"""Fraction of ``points`` where the approximant's error exceeds ``threshold``.
+
+    With ``points`` uniform (or quasi-uniform, e.g. Sobol) in a set :math:`B`, this estimates
+    :math:`|\{x\in B: |F(x)-h(x)| > \text{threshold}\}|/|B|`, the relative measure of the
+    set where an approximant :math:`h` violates a certified sup-norm bound. The certificates
+    of this module say the set is never empty for a flow; the book measures how fast its
+    measure shrinks with the zoom time of the construction (book, Chapter 5).
+
+    Implements :prf:ref:`ch5-prop-degree` (measurement of its exceptional set).
+
+    Parameters
+    ----------
+    target, approximant
+        Maps from points ``(batch, 2)`` to values of equal shape.
+    points
+        Points of :math:`B`, shape ``(batch, n)``, at least one.
+    threshold
+        The bound, a non-negative real.
+    """
+    check_callable("target", target)
+    check_callable("approximant", approximant)
+    points = check_points("points", points)
+    threshold = check_real("threshold", threshold, nonnegative=True)
+    errors = pointwise_error(target, approximant, points)
+    return float((errors > threshold).double().mean())
