@@ -47,6 +47,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 _ID = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 #: Pattern of the labels of the book's results, ``ch<N>-<kind>-<name>``
@@ -373,7 +374,7 @@ class SweepSummary:
         return list(dict.fromkeys(p["parameters"].get("seed") for p in self.points))  # type: ignore[attr-defined]
 
 
-def read_summary(path: str | os.PathLike[str]) -> SweepSummary:
+def read_summary(path: str | Path) -> SweepSummary:
     """Read a committed sweep summary: ``summary.json``, or a folder holding one.
 
     Parameters

@@ -65,7 +65,7 @@ class Plateau:
     >>> rule.reached(np.ones(20)), rule.reached(np.ones(19)), rule.reached(np.linspace(2, 1, 20))
     (True, False, False)
     >>> rule.first_step(np.r_[np.linspace(2, 1, 30), np.ones(40)])
-    50
+    48
     """
 
     window: int
@@ -139,8 +139,8 @@ def train(
     description
         Label of the progress bar.
     stop
-        A convergence criterion (:class:`Plateau`): training stops after the first step at
-        which it holds, and ``steps`` is the cap. The history then has fewer than ``steps``
+        A convergence criterion (:class:`flowapprox.training.Plateau`): training stops
+        after the first step at which it holds, and ``steps`` is the cap. The history then has fewer than ``steps``
         entries. ``None`` (default): exactly ``steps`` steps.
 
     Raises
