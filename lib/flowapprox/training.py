@@ -140,8 +140,8 @@ def train(
         Label of the progress bar.
     stop
         A convergence criterion (:class:`flowapprox.training.Plateau`): training stops
-        after the first step at which it holds, and ``steps`` is the cap. The history then has fewer than ``steps``
-        entries. ``None`` (default): exactly ``steps`` steps.
+        after the first step at which it holds, and ``steps`` is the cap. The history then
+        has fewer than ``steps`` entries. ``None`` (default): exactly ``steps`` steps.
 
     Raises
     ------
