@@ -347,3 +347,69 @@ def test_the_library_imports_and_runs_without_the_book_stack(tmp_path):
                             cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "PASS  solo" in result.stdout
+
+
+# ------------------------------------------------------------ committed sweep summaries
+
+
+def _summary(tmp_path, **overrides):
+    import json
+
+    data = {
+        "notebook": "chapters/x/nb.ipynb", "grid_text": "seeds: [0, 1]\n", "executor": "2 processes",
+        "seconds": 12.5,
+        "points": [{"slug": f"seed={s}", "parameters": {"seed": s}, "status": "ok", "seconds": 1.0}
+                   for s in (0, 1)],
+        "claims": [{"claim": "demo-x", "criterion": "value <= 1", "points": 2, "passed": 1,
+                    "pass_rate": 0.5, "min": 0.5, "median": 1.0, "max": 1.5}],
+        "rows": [{"point": "seed=0", "seed": 0, "claim": "demo-x", "value": 0.5, "passed": True},
+                 {"point": "seed=1", "seed": 1, "claim": "demo-x", "value": 1.5, "passed": False}],
+    }
+    data.update(overrides)
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_read_summary_reads_a_file_or_its_folder(tmp_path):
+    path = _summary(tmp_path)
+    for where in (path, tmp_path, str(path)):
+        summary = claims.read_summary(where)
+        assert summary.pass_rate("demo-x") == 0.5
+        assert summary.values("demo-x") == [0.5, 1.5]
+        assert summary.values("demo-x", seed=1) == [1.5]
+        assert summary.seeds == [0, 1] and summary.seconds == 12.5
+        assert summary.claim("demo-x")["median"] == 1.0
+
+
+def test_read_summary_reads_the_committed_learning_sweep():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "sweeps" / "results" / "learning" / "summary.json"
+    if not path.exists():
+        pytest.skip("no committed learning sweep")
+    summary = claims.read_summary(path)
+    assert len(summary.seeds) >= 5
+    assert all(point["status"] == "ok" for point in summary.points)
+
+
+def test_read_summary_bad_input(tmp_path):
+    with pytest.raises(FileNotFoundError, match="path"):
+        claims.read_summary(tmp_path / "missing.json")
+    with pytest.raises(TypeError, match="path"):
+        claims.read_summary(3)  # type: ignore[arg-type]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="path.*not JSON"):
+        claims.read_summary(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="path.*not a JSON object"):
+        claims.read_summary(bad)
+    path = _summary(tmp_path)
+    text = path.read_text().replace('"rows"', '"other"')
+    path.write_text(text)
+    with pytest.raises(ValueError, match="missing keys: rows"):
+        claims.read_summary(path)
+    summary = claims.read_summary(_summary(tmp_path))
+    with pytest.raises(KeyError, match="claim_id"):
+        summary.pass_rate("demo-y")

@@ -57,3 +57,25 @@ def test_bad_input(kwargs, error, match):
             "progress": False, **kwargs}
     with pytest.raises(error, match=match):
         train_node(args.pop("target"), args.pop("box"), **args)
+
+
+def test_plateau_stops_training_and_is_reported(gen):
+    from flowapprox.training import Plateau
+
+    rule = Plateau(window=20, tol=0.05)
+    model = train_node(target, UNIT, pieces=1, width=3, steps=2000, n_train=32, progress=False,
+                       generator=torch.Generator().manual_seed(7), plateau=rule)
+    assert model.converged is True and model.adam_steps == model.losses.size < 2000
+    assert rule.first_step(model.losses) == model.adam_steps
+    assert set(model.snapshots) == {model.adam_steps}
+    capped = train_node(target, UNIT, pieces=1, width=3, steps=30, n_train=32, progress=False,
+                        generator=torch.Generator().manual_seed(7), plateau=rule)
+    assert capped.converged is False and capped.adam_steps == 30
+    plain = train_node(target, UNIT, pieces=1, width=3, steps=30, n_train=32, progress=False,
+                       generator=torch.Generator().manual_seed(7))
+    assert plain.converged is None
+    # the same steps as without the criterion, up to the stop
+    assert (plain.losses == capped.losses).all()
+    with pytest.raises(TypeError, match="plateau must be"):
+        train_node(target, UNIT, pieces=1, width=3, steps=5, n_train=32, progress=False,
+                   plateau=0.1)  # type: ignore[arg-type]

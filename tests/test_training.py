@@ -64,3 +64,63 @@ def test_bad_input(kwargs, error, match):
     args = {"parameters": {"w": w}, "loss": lambda: (w**2).sum(), "steps": 2, **kwargs}
     with pytest.raises(error, match=match):
         train(args.pop("parameters"), args.pop("loss"), progress=False, **args)
+
+
+# ------------------------------------------------------------------ convergence: Plateau
+
+
+def test_plateau_reached_and_first_step():
+    from flowapprox.training import Plateau
+
+    rule = Plateau(window=10, tol=0.01)
+    assert not rule.reached(np.ones(19))  # fewer than two windows
+    assert rule.reached(np.ones(20))
+    assert not rule.reached(np.linspace(2.0, 1.0, 40))  # still falling by > 1% per window
+    history = np.r_[np.linspace(2.0, 1.0, 30), np.ones(40)]
+    step = rule.first_step(history)
+    assert step is not None and rule.reached(history[:step]) and not rule.reached(history[: step - 1])
+    assert all(not rule.reached(history[:s]) for s in range(1, step))
+    assert rule.first_step(np.linspace(2.0, 1.0, 40)) is None
+
+
+def test_train_stops_at_plateau_with_steps_as_cap():
+    from flowapprox.training import Plateau
+
+    w = torch.zeros(1, requires_grad=True)
+    rule = Plateau(window=20, tol=1e-3)
+    losses = train({"w": w}, lambda: ((w - 1.0) ** 2).sum() + 1.0, steps=5000, lr=0.05,
+                   progress=False, stop=rule)
+    assert 40 <= losses.size < 5000 and rule.reached(losses)
+    assert rule.first_step(losses) == losses.size
+    capped = train({"w": torch.zeros(1, requires_grad=True)}, lambda: (w * 0).sum() + 1.0,
+                   steps=30, progress=False, stop=Plateau(window=20, tol=1e-3))
+    assert capped.size == 30  # a cap below two windows: the criterion cannot be met
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"window": 0, "tol": 0.1}, ValueError, "window"),
+        ({"window": 2.5, "tol": 0.1}, (TypeError, ValueError), "window"),
+        ({"window": 10, "tol": 0.0}, ValueError, "tol"),
+        ({"window": 10, "tol": 1.5}, ValueError, "tol"),
+        ({"window": 10, "tol": float("nan")}, ValueError, "tol"),
+    ],
+)
+def test_plateau_rejects_bad_arguments(kwargs, error, match):
+    from flowapprox.training import Plateau
+
+    with pytest.raises(error, match=match):
+        Plateau(**kwargs)
+
+
+def test_plateau_rejects_bad_histories_and_train_rejects_bad_stop():
+    from flowapprox.training import Plateau
+
+    with pytest.raises(ValueError, match="losses must be one-dimensional"):
+        Plateau(5, 0.1).reached(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="losses must be one-dimensional"):
+        Plateau(5, 0.1).first_step(np.ones((3, 3)))
+    w = torch.zeros(1, requires_grad=True)
+    with pytest.raises(TypeError, match="stop must be"):
+        train({"w": w}, lambda: (w**2).sum(), steps=3, progress=False, stop=5)  # type: ignore[arg-type]

@@ -47,6 +47,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 _ID = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 #: Pattern of the labels of the book's results, ``ch<N>-<kind>-<name>``
@@ -313,3 +314,116 @@ def _append_raw(claim: Claim) -> None:
     line = dict(claim.record(), value=claim.value, shown_value=claim.shown_value, fmt=claim.fmt)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(line) + "\n")
+
+
+# ------------------------------------------------------------- committed sweep summaries
+
+#: Keys every sweep summary (``summary.json`` written by ``tools/sweep.py``) has.
+SUMMARY_KEYS = ("notebook", "grid_text", "executor", "seconds", "points", "claims", "rows")
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """A committed sweep summary (``summary.json`` of ``tools/sweep.py``), read back as data.
+
+    Attributes
+    ----------
+    notebook, grid_text, executor, seconds
+        The swept notebook, the grid file's text, where it ran and its wall-clock seconds.
+    points
+        One entry per point: ``slug``, ``parameters``, ``status``, ``seconds``.
+    table
+        Per claim: ``claim``, ``criterion``, ``points``, ``passed``, ``pass_rate``, ``min``,
+        ``median``, ``max``.
+    rows
+        One entry per (point, claim): the point's parameters, ``claim``, the raw ``value``,
+        ``criterion``, ``passed``.
+    """
+
+    notebook: str
+    grid_text: str
+    executor: str
+    seconds: float
+    points: tuple[dict[str, object], ...]
+    table: tuple[dict[str, object], ...]
+    rows: tuple[dict[str, object], ...]
+
+    def claim(self, claim_id: str) -> dict[str, object]:
+        """The table entry of ``claim_id`` (pass rate, min/median/max); ``KeyError`` if absent."""
+        for entry in self.table:
+            if entry["claim"] == claim_id:
+                return entry
+        raise KeyError(f"claim_id {claim_id!r} is not in the summary of {self.notebook}")
+
+    def pass_rate(self, claim_id: str) -> float:
+        """The fraction of points at which ``claim_id`` passed."""
+        return float(self.claim(claim_id)["pass_rate"])  # type: ignore[arg-type]
+
+    def values(self, claim_id: str, **parameters: object) -> list[float]:
+        """Raw values of ``claim_id`` over the points whose parameters equal ``parameters``."""
+        self.claim(claim_id)
+        return [
+            float(row["value"])  # type: ignore[arg-type]
+            for row in self.rows
+            if row["claim"] == claim_id and all(row.get(k) == v for k, v in parameters.items())
+        ]
+
+    @property
+    def seeds(self) -> list[object]:
+        """The distinct values of the parameter ``seed`` over the points, in order."""
+        return list(dict.fromkeys(p["parameters"].get("seed") for p in self.points))  # type: ignore[attr-defined]
+
+
+def read_summary(path: str | Path) -> SweepSummary:
+    """Read a committed sweep summary: ``summary.json``, or a folder holding one.
+
+    Parameters
+    ----------
+    path
+        The ``summary.json`` written by ``tools/sweep.py`` (``make sweep ... SUMMARY=dir``),
+        or its folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file (the message names ``path``).
+    ValueError
+        If the file is not a sweep summary (not JSON, or a key is missing).
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "summary.json").write_text(json.dumps({
+    ...     "notebook": "nb.ipynb", "grid_text": "seeds: [0]", "executor": "1 process",
+    ...     "seconds": 1.0, "points": [{"slug": "seed=0", "parameters": {"seed": 0}}],
+    ...     "claims": [{"claim": "x", "pass_rate": 1.0}],
+    ...     "rows": [{"seed": 0, "claim": "x", "value": 0.5, "passed": True}]}))
+    >>> summary = read_summary(folder)
+    >>> summary.pass_rate("x"), summary.values("x", seed=0), summary.seeds
+    (1.0, [0.5], [0])
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path, got {type(path).__name__}")
+    file = os.fspath(path)
+    if os.path.isdir(file):
+        file = os.path.join(file, "summary.json")
+    if not os.path.isfile(file):
+        raise FileNotFoundError(f"path: no sweep summary at {file!r}")
+    try:
+        with open(file, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"path: {file!r} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"path: {file!r} holds no sweep summary (not a JSON object)")
+    missing = [key for key in SUMMARY_KEYS if key not in data]
+    if missing:
+        raise ValueError(
+            f"path: {file!r} is not a sweep summary; missing keys: {', '.join(missing)}"
+        )
+    return SweepSummary(
+        str(data["notebook"]), str(data["grid_text"]), str(data["executor"]),
+        float(data["seconds"]),
+        tuple(data["points"]), tuple(data["claims"]), tuple(data["rows"]),
+    )

@@ -47,7 +47,7 @@ from .controls import PiecewiseConstantControl
 from .cost import neuron_count
 from .families import ControlFamily
 from .flows import Solver, reference_flow
-from .training import train
+from .training import Plateau, train
 
 #: Losses of :func:`fit_flow_model`: mean squared error, or PyTorch's ``smooth_l1_loss``.
 LOSSES = ("mse", "huber")
@@ -76,6 +76,9 @@ class FlowModel:
     snapshots
         Controls after the numbers of Adam steps asked for (keys: step counts; the last one
         is ``control``).
+    converged
+        With a convergence criterion (``plateau`` of :func:`fit_flow_model`): whether it was
+        met before the cap on Adam steps; ``None`` without one.
     """
 
     control: PiecewiseConstantControl
@@ -85,6 +88,7 @@ class FlowModel:
     augment_dim: int
     losses: np.ndarray
     snapshots: dict[int, PiecewiseConstantControl] = field(default_factory=dict)
+    converged: bool | None = None
 
     @property
     def method(self) -> str:
@@ -125,6 +129,11 @@ class FlowModel:
         image = reference_flow(self.control, self.embed(x), method="dopri5", rtol=rtol,
                                atol=atol)
         return self.readout(image)
+
+    @property
+    def adam_steps(self) -> int:
+        """The number of Adam steps taken (``len(losses)``)."""
+        return int(len(self.losses))
 
     @property
     def neurons(self) -> int:
@@ -174,6 +183,7 @@ def fit_flow_model(
     generator: torch.Generator | None = None,
     progress: bool | None = None,
     description: str = "flow model",
+    plateau: Plateau | None = None,
 ) -> FlowModel:
     r"""Fit a flow model to data ``(x, y)`` by Adam.
 
@@ -209,6 +219,10 @@ def fit_flow_model(
         Numbers of Adam steps after which the control is kept in ``snapshots``.
     generator, progress, description
         Random source, progress bar switch and its label.
+    plateau
+        A convergence criterion (:class:`flowapprox.training.Plateau`): training stops at the
+        first step where it holds, ``steps`` (or the epochs) being the cap; the model's
+        ``converged`` says whether it was met. Checkpoints after the stop are not kept.
     """
     x = check_points("x", x)
     if not isinstance(family, ControlFamily):
@@ -237,6 +251,10 @@ def fit_flow_model(
         if epochs is None or generator is None:
             raise ValueError("epochs and generator must be given for mini-batch training")
         steps = check_positive_int("epochs", epochs) * math.ceil(x.shape[0] / batch_size)
+    if plateau is not None and not isinstance(plateau, Plateau):
+        raise TypeError(
+            f"plateau must be a flowapprox.training.Plateau or None, got {type(plateau).__name__}"
+        )
     marks = sorted({check_positive_int("checkpoint", k) for k in checkpoints})
     if marks and marks[-1] > steps:
         raise ValueError(f"checkpoints must be at most steps={steps}, got {marks[-1]}")
@@ -281,12 +299,13 @@ def fit_flow_model(
         return ((output - target) ** 2).mean()
 
     losses = train(trained, objective, steps=steps, lr=lr, progress=progress,
-                   description=description)
+                   description=description, stop=plateau)
     final = _detached(control)
-    snapshots[steps] = final
+    snapshots[len(losses)] = final
     return FlowModel(
         final,
         None if weight is None else weight.detach(),
         None if bias is None else bias.detach(),
         solver, augment_dim, losses, snapshots,
+        None if plateau is None else bool(plateau.reached(losses)),
     )

@@ -42,6 +42,7 @@ from .families import ResidualBlock
 from .flows import METHODS, Solver
 from .metrics import Box, sobol_points
 from .models import FlowModel, fit_flow_model
+from .training import Plateau
 
 
 def train_node(
@@ -60,6 +61,7 @@ def train_node(
     generator: torch.Generator | None = None,
     sobol_seed: int = 1,
     progress: bool | None = None,
+    plateau: Plateau | None = None,
 ) -> FlowModel:
     """Fit a neural ODE with a linear readout to ``target`` on ``box`` by Adam.
 
@@ -85,6 +87,9 @@ def train_node(
         Random generator of the initial weights.
     progress
         Progress bar (see :func:`flowapprox.train`).
+    plateau
+        Convergence criterion (:class:`flowapprox.training.Plateau`); ``steps`` is then the
+        cap (see :func:`flowapprox.models.fit_flow_model`).
     """
     check_callable("target", target)
     check_box("box", box)
@@ -102,5 +107,5 @@ def train_node(
         x, y, family=ResidualBlock(width, "relu"), pieces=pieces, horizon=horizon,
         solver=Solver(method, steps_per_piece), steps=steps, lr=lr, loss="mse", readout="zero",
         init_scale=init_scale, generator=generator, progress=progress,
-        description=f"NODE {pieces}x{width}",
+        description=f"NODE {pieces}x{width}", plateau=plateau,
     )
