@@ -259,9 +259,9 @@ def test_lp_error_of_a_flow_against_a_resnet_is_small_and_consistent():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"p": 0.5}, ValueError, "p must satisfy 1 <= p < inf, got 0.5"),
+        ({"p": 0.5}, ValueError, "p must satisfy 1 <= p <= inf, got 0.5"),
         ({"p": 0.0}, ValueError, "p must satisfy"),
-        ({"p": float("inf")}, ValueError, "p must be finite"),
+        ({"p": float("nan")}, ValueError, "p must be finite"),
         ({"p": "2"}, TypeError, "p must be a real number"),
         ({"rule": "monte-carlo"}, ValueError, "rule must be one of 'sobol', 'gauss'"),
         ({"n_points": 1000}, ValueError, "power of two"),
