@@ -91,8 +91,10 @@ def _check_lipschitz_consistent(
     if values.ndim == 1:
         values = values.unsqueeze(-1)
     step = torch.linalg.vector_norm(torch.roll(values, -1, 0) - values, dim=-1).max()
-    observed = float(step) / _chord(radius, n, 1.0)
-    if observed > lipschitz * (1.0 + 1e-9) + 1e-12:
+    chord = _chord(radius, n, 1.0)
+    observed = float(step) / chord
+    roundoff = 64 * torch.finfo(values.dtype).eps * float(values.abs().max())
+    if float(step) > lipschitz * chord * (1.0 + 1e-9) + roundoff:
         raise ValueError(
             f"lipschitz={lipschitz:.6g} is understated: the target's values on the circle "
             f"change at rate {observed:.6g} between sampled points, so the bound would not "
