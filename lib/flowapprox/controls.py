@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -49,6 +49,9 @@ class PiecewiseConstantControl:
     family: ControlFamily
     durations: Tensor
     params: Mapping[str, Tensor]
+    _shapes: tuple[tuple[int, ...], dict[str, tuple[int, ...]]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.family, ControlFamily):

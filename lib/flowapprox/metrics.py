@@ -37,8 +37,8 @@ from ._types import PointMap
 from ._validation import (
     check_box,
     check_callable,
-    check_exponent,
     check_choice,
+    check_exponent,
     check_planar_point,
     check_points,
     check_positive_int,
