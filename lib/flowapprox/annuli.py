@@ -78,7 +78,7 @@ def _check_ranges(inner: object, outer: object) -> tuple[tuple[float, float], tu
     inner, outer = _check_range("inner_range", inner), _check_range("outer_range", outer)
     if not inner[1] < outer[0]:
         raise ValueError(
-            f"the inner range must end before the outer one starts, got {inner}, {outer}"
+            f"inner_range must end before outer_range starts, got {inner}, {outer}"
         )
     return inner, outer
 

@@ -358,9 +358,11 @@ def depth_errors(
     x = check_points("x", x, control.dim)
     reference = check_tensor("reference", reference, shape=tuple(x.shape))
     pieces = control.num_pieces
+    if isinstance(depths, (str, bytes)) or not isinstance(depths, Sequence) or not depths:
+        raise ValueError(f"depths must be a non-empty sequence of depths, got {depths!r}")
     errors = []
     for depth in depths:
-        depth = check_positive_int("depth", depth)
+        depth = check_positive_int("depths[i]", depth)
         if depth % pieces:
             raise ValueError(f"each depth must be a multiple of the {pieces} pieces, got {depth}")
         with torch.no_grad():
