@@ -392,8 +392,8 @@ def test_depth_errors_are_max_errors_of_flows_of_that_depth():
     ("kwargs", "error", "match"),
     [
         ({"depths": [2, 3]}, ValueError, "each depth must be a multiple of the 2 pieces, got 3"),
-        ({"depths": [0]}, ValueError, "depth must be a positive integer"),
-        ({"depths": [2.0]}, ValueError, "depth must be a positive integer"),
+        ({"depths": [0]}, ValueError, r"depths\[i\] must be a positive integer"),
+        ({"depths": [2.0]}, ValueError, r"depths\[i\] must be a positive integer"),
         ({"method": "rk5"}, ValueError, "method must be one of"),
         ({"reference": lambda: torch.zeros(5, 2)}, ValueError,
          r"reference must have shape \(6, 2\)"),

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import flowapprox as fa
-from flowapprox import annuli, claims, construction, metrics, obstructions, wells
+from flowapprox import annuli, construction, metrics, obstructions, wells
 
 torch.set_default_dtype(torch.float64)
 BOX1 = fa.Box((0.0,), (1.0,))
@@ -101,10 +101,10 @@ def test_empty_batches_are_refused(call):
         call(torch.zeros(0, 2))
 
 
-def test_depth_errors_needs_depths():
+def test_depth_errors_names_the_bad_depth():
     c, x = control(), torch.zeros(3, 2)
-    with pytest.raises(ValueError, match="depths must be a non-empty sequence"):
-        metrics.depth_errors(c, x, x, method="rk4", depths=[])
+    with pytest.raises(ValueError, match=r"depths\[i\] must be a positive integer"):
+        metrics.depth_errors(c, x, x, method="rk4", depths=[4, 0])
 
 
 # ----------------------------------------------------------------- shapes and dtypes
