@@ -309,3 +309,9 @@ def test_cells_need_an_interval(lower, upper):
 def test_collapse_times_are_named():
     with pytest.raises(ValueError, match=r"times\[0\] must be non-negative"):
         fa.collapse.collapse_curve(3, 0.1, [-1.0], n_points=64, grid_points=11)
+
+
+def test_fitting_on_an_empty_sample_is_refused():
+    with pytest.raises(ValueError, match="x must contain at least one point"):
+        fa.models.fit_flow_model(torch.zeros(0, 2), torch.zeros(0), family=fa.ResidualBlock(2),
+                                 pieces=1, steps=1)

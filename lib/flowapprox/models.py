@@ -210,7 +210,7 @@ def fit_flow_model(
     generator, progress, description
         Random source, progress bar switch and its label.
     """
-    x = check_points("x", x)
+    x = check_points("x", x, nonempty=True)
     if not isinstance(family, ControlFamily):
         raise TypeError(f"family must be a ControlFamily, got {type(family).__name__}")
     pieces = check_positive_int("pieces", pieces)
