@@ -315,3 +315,10 @@ def test_fitting_on_an_empty_sample_is_refused():
     with pytest.raises(ValueError, match="x must contain at least one point"):
         fa.models.fit_flow_model(torch.zeros(0, 2), torch.zeros(0), family=fa.ResidualBlock(2),
                                  pieces=1, steps=1)
+
+
+def test_fits_need_two_distinct_abscissae():
+    with pytest.raises(ValueError, match="t must take at least two distinct values"):
+        fa.fit_exponential([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="x must take at least two distinct values"):
+        fa.fit_loglog([2.0, 2.0, 2.0], [1.0, 2.0, 3.0])

@@ -441,6 +441,8 @@ def _check_fit_data(
         raise ValueError(
             f"{names[1]} must be positive and finite for a fit of log {names[1]}: {ys}"
         )
+    if np.unique(xs).size < 2:
+        raise ValueError(f"{names[0]} must take at least two distinct values for a fit: {xs}")
     return xs, ys
 
 
