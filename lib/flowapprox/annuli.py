@@ -243,7 +243,7 @@ def sample_error(model: object, x: Tensor, y: Tensor, *, p: float = 2.0) -> floa
     On a fresh sample of the data distribution :math:`\mu` this is a Monte Carlo estimate of
     :math:`\|h-F\|_{L^p(\mu)}`. ``1 <= p <= inf``; ``p = inf`` is the largest error on
     the sample, and large ``p`` is computed without underflow or overflow
-    (:func:`~flowapprox.metrics.weighted_lp_norm`).
+    (``metrics.weighted_lp_norm``).
     """
     model = check_callable("model", model)
     x = check_points("x", x, nonempty=True)

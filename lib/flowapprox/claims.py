@@ -60,8 +60,8 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-#: Bounds of a criterion must be finite numbers of at most this magnitude: a criterion such as
-#: ``Within(0, 1e300)`` or ``AtMost(1e308)`` cannot fail for any measured value.
+#: The largest magnitude of a criterion's bounds; beyond it a criterion such as
+#: ``Within(0, 1e300)`` or ``AtMost(1e308)`` could not fail for any measured value.
 MAX_BOUND = 1e100
 
 

@@ -227,7 +227,7 @@ def flow(
     -----
     RuntimeWarning
         If a step times the family's Lipschitz bound exceeds the method's stability bound
-        on the negative real axis (:data:`STABILITY_BOUNDS`): the result may be finite and
+        on the negative real axis (``STABILITY_BOUNDS``): the result may be finite and
         far from the flow.
     """
     return _flow(control, x, method, steps_per_piece, save_steps, warn=True)
