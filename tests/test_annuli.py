@@ -103,7 +103,7 @@ def test_sample_error():
         (lambda x, y: annuli.concentric_annuli(torch.Generator(), inner_range=(0.5, 0.2)),
          ValueError, "inner_range must satisfy min radius < max radius"),
         (lambda x, y: annuli.concentric_annuli(torch.Generator(), outer_range=(0.4, 1.0)),
-         ValueError, "the inner range must end before the outer one starts"),
+         ValueError, "inner_range must end before outer_range starts"),
         (lambda x, y: annuli.concentric_annuli(torch.Generator(), num_inner=0), ValueError,
          "num_inner must be a positive integer"),
         (lambda x, y: annuli.annuli_target(torch.zeros(3)), ValueError, "x must have shape"),

@@ -74,7 +74,7 @@ def test_collapse_bad_inputs():
         collapse_curve(2, 0.0, [1.0])
     with pytest.raises(ValueError, match="delta must lie in"):
         collapse_prefactor(2, 0.5)
-    with pytest.raises(ValueError, match="time must be non-negative"):
+    with pytest.raises(ValueError, match=r"times\[0\] must be non-negative"):
         collapse_curve(2, 0.1, [-1.0])
     with pytest.raises(ValueError, match="at least one time"):
         collapse_curve(2, 0.1, [])

@@ -259,9 +259,9 @@ def test_lp_error_of_a_flow_against_a_resnet_is_small_and_consistent():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"p": 0.5}, ValueError, "p must satisfy 1 <= p < inf, got 0.5"),
+        ({"p": 0.5}, ValueError, "p must satisfy 1 <= p <= inf, got 0.5"),
         ({"p": 0.0}, ValueError, "p must satisfy"),
-        ({"p": float("inf")}, ValueError, "p must be finite"),
+        ({"p": float("nan")}, ValueError, "p must be finite"),
         ({"p": "2"}, TypeError, "p must be a real number"),
         ({"rule": "monte-carlo"}, ValueError, "rule must be one of 'sobol', 'gauss'"),
         ({"n_points": 1000}, ValueError, "power of two"),
@@ -392,8 +392,8 @@ def test_depth_errors_are_max_errors_of_flows_of_that_depth():
     ("kwargs", "error", "match"),
     [
         ({"depths": [2, 3]}, ValueError, "each depth must be a multiple of the 2 pieces, got 3"),
-        ({"depths": [0]}, ValueError, "depth must be a positive integer"),
-        ({"depths": [2.0]}, ValueError, "depth must be a positive integer"),
+        ({"depths": [0]}, ValueError, r"depths\[i\] must be a positive integer"),
+        ({"depths": [2.0]}, ValueError, r"depths\[i\] must be a positive integer"),
         ({"method": "rk5"}, ValueError, "method must be one of"),
         ({"reference": lambda: torch.zeros(5, 2)}, ValueError,
          r"reference must have shape \(6, 2\)"),

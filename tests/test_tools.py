@@ -575,3 +575,55 @@ def test_appendix_parameter_types_come_from_the_cell(tmp_path: Path) -> None:
     no_decl = {"inferred_type_name": "None", "default": "?"}
     assert [book_ext._type_name(no_decl, values[k]) for k in ("n", "ts", "name")] == [
         "int", "list[float]", "str"]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("010", "leading zero"),
+        ("1:30", "sexagesimal"),
+        ("off", "ambiguous parameter value 'off'"),
+        ("Yes", "ambiguous parameter value 'Yes'"),
+        ("0x10", "hexadecimal"),
+        ("1_000", "underscores"),
+        (".inf", "finite"),
+        ("nan", "finite"),
+    ],
+)
+def test_yaml_surprises_in_parameter_values_are_refused(text: str, match: str) -> None:
+    with pytest.raises(nbt.NotebookToolError, match=match):
+        nbt.parse_parameter_value(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0", 0), ("-3", -3), ("false", False), ('"off"', "off"), ("'010'", "010"),
+     ('{"a": 1}', {"a": 1}), ("['a', 2]", ["a", 2]), ("1.", 1.0), (".5", 0.5)],
+)
+def test_strict_parameter_values(text: str, value: object) -> None:
+    assert nbt.parse_parameter_value(text) == value
+
+
+def test_ledger_reads_past_a_notebook_that_is_not_json(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A broken notebook is reported by name and skipped (the strict build then fails cleanly)."""
+    from tools import book_ext
+
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{ not json", encoding="utf-8")
+    warned: list[str] = []
+    book_ext.logger.warning = lambda msg, *a, **k: warned.append(msg)  # type: ignore[method-assign]
+    try:
+        assert book_ext.read_claims(broken) == []
+        assert book_ext.read_environment(broken) is None
+        assert book_ext._parameter_values(broken) == {}
+    finally:
+        del book_ext.logger.warning
+    assert warned and all(str(broken) in w for w in warned)
+
+
+def test_ledger_says_what_would_make_a_claim_fail() -> None:
+    from flowapprox.claims import failure_condition
+
+    assert failure_condition("value <= 1") == "fails if value > 1"
+    assert failure_condition("0.5 <= value <= 2") == "fails if value < 0.5 or value > 2"

@@ -6,7 +6,8 @@ build time, so the pages can never disagree with the outputs they describe:
 ``claims-ledger``
     One table per chapter of every claim recorded by ``flowapprox.claims.check`` (the
     ``flowapprox.claim`` output metadata): id linked to the cell that checks it, statement,
-    measured value, criterion, verdict; with counts. A failed claim, or a chapter notebook
+    measured value, criterion, what would make it fail (derived from the criterion, e.g.
+    "fails if value > 1"), verdict; with counts. A failed claim, or a chapter notebook
     without claims, is reported as a warning, which fails the book's ``-W`` build.
 ``theory-map``
     For each labelled result of the book (``prf:`` directives with a ``:label:``) that a
@@ -52,6 +53,8 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+from flowapprox.claims import failure_condition
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +136,20 @@ class _BookDirective(SphinxDirective):
         return target + (f"#{anchor}" if anchor else "")
 
 
+def read_notebook(path: Path) -> Any:
+    """The notebook at ``path``; ``None``, with a warning naming the file, if it cannot be read
+    (not valid JSON, not a notebook): the build goes on and a strict build fails cleanly."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - JSON, nbformat and OS errors alike
+        logger.warning(f"cannot read notebook {path}: {type(exc).__name__}: {exc}")
+        return None
+
+
 def _outputs(path: Path) -> Iterator[dict[str, Any]]:
-    notebook = nbformat.read(path, as_version=4)
+    notebook = read_notebook(path)
+    if notebook is None:
+        return
     for cell in notebook.cells:
         if cell.cell_type == "code":
             yield from cell.get("outputs", [])
@@ -183,11 +198,13 @@ class ClaimsLedger(_BookDirective):
             rows = [
                 [_link(claim["id"], self.link(doc, "claim-" + claim["id"])), claim["statement"],
                  _literal(claim["value"]), _literal(claim["criterion"]),
+                 _literal(failure_condition(str(claim["criterion"]))),
                  "holds" if claim["passed"] else nodes.strong(text="fails")]
                 for doc, claim in chapter_entries
             ]
-            out.append(_table(["claim", "statement", "measured", "criterion", "verdict"],
-                              rows, [22, 40, 10, 20, 8]))
+            out.append(_table(
+                ["claim", "statement", "measured", "criterion", "would fail if", "verdict"],
+                rows, [20, 34, 9, 17, 14, 6]))
         return out
 
 
@@ -306,7 +323,9 @@ def _type_name(parameter: dict[str, Any], value: Any = None) -> str:
 def _parameter_values(path: Path) -> dict[str, Any]:
     """Values assigned by the notebook's parameters cell (plain assignments, run in isolation),
     so that ``2**17`` or a list comprehension get their real type; {} if the cell cannot run."""
-    notebook = nbformat.read(path, as_version=4)
+    notebook = read_notebook(path)
+    if notebook is None:
+        return {}
     for cell in notebook.cells:
         if "parameters" in cell.metadata.get("tags", []):
             namespace: dict[str, Any] = {}

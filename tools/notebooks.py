@@ -40,6 +40,7 @@ import ast
 import contextlib
 import datetime
 import json
+import math
 import os
 import re
 import sys
@@ -53,12 +54,10 @@ from typing import Any
 
 import nbformat
 import papermill
-import yaml
 from IPython.core.displayhook import DisplayHook
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from papermill.exceptions import PapermillExecutionError
-from papermill.iorw import NoDatesSafeLoader
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_GLOB = "chapters/*/*.ipynb"
@@ -211,24 +210,68 @@ class RunRecord:
     error: str | None = None
 
 
-def parse_parameter_value(text: str) -> Any:
-    """Parse a ``-p NAME VALUE`` value like papermill's ``-y`` YAML parameters.
+_INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
+_WORDS = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
+#: Words that YAML 1.1 (papermill's ``-y``) reads as booleans although they look like strings.
+_AMBIGUOUS_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
-    YAML scalars and flow collections (``3``, ``0.5``, ``true``, ``null``,
-    ``[16, 32]``) become Python values and dates stay strings (papermill's
-    ``NoDatesSafeLoader``). Numbers that YAML 1.1 leaves as strings, such as
-    ``1e-3``, become floats; an empty value stays ``""``.
+
+def parse_parameter_value(text: str) -> Any:
+    """Parse a ``-p NAME VALUE`` value strictly: a number, a word, a list or a string.
+
+    Decimal integers (``3``), decimal floats (``0.5``, ``1e-3``), ``true``/``false``,
+    ``null``, JSON or Python lists and dicts (``[16, 32]``), quoted strings and plain
+    words (``rk4``, ``2024-01-01``, which stay strings). Values that YAML 1.1 would read
+    surprisingly are refused with a message instead of being converted silently: leading
+    zeros (``010`` is 8 in YAML 1.1), sexagesimal numbers (``1:30`` is 90), the boolean
+    words ``yes``/``no``/``on``/``off``/``y``/``n``, and non-finite numbers. An empty value
+    stays ``""``.
     """
-    if not text.strip():
+    stripped = text.strip()
+    if not stripped:
         return text
-    try:
-        value = yaml.load(text, Loader=NoDatesSafeLoader)
-    except yaml.YAMLError as exc:
-        raise NotebookToolError(f"cannot parse parameter value {text!r}: {exc}") from exc
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return float(value)
-    return value
+    if stripped in _WORDS:
+        return _WORDS[stripped]
+    if stripped.lower() in _AMBIGUOUS_WORDS:
+        raise NotebookToolError(
+            f"ambiguous parameter value {text!r}: write true or false for a boolean, or quote "
+            f"it ('\"{stripped}\"') for a string"
+        )
+    if _INT.fullmatch(stripped):
+        return int(stripped)
+    if _FLOAT.fullmatch(stripped):
+        if re.fullmatch(r"[+-]?0[0-9]+", stripped):
+            raise NotebookToolError(
+                f"ambiguous parameter value {text!r}: an integer with a leading zero (YAML 1.1 "
+                "reads 010 as the octal 8); write it without the leading zero, or quote it"
+            )
+        value = float(stripped)
+        if not math.isfinite(value):
+            raise NotebookToolError(f"parameter value {text!r} must be a finite number")
+        return value
+    if re.fullmatch(r"[+-]?[0-9][0-9_]*(:[0-9_]+)+(\.[0-9]*)?", stripped) or re.fullmatch(
+        r"[+-]?(0[xXoObB][0-9a-fA-F_]+|[0-9]+_[0-9_]+)", stripped
+    ):
+        raise NotebookToolError(
+            f"ambiguous parameter value {text!r}: YAML 1.1 would read it as a number "
+            "(sexagesimal 1:30 = 90, hexadecimal, octal, underscores); write a plain decimal "
+            "number, or quote it for a string"
+        )
+    if stripped.lower() in (".inf", "-.inf", "+.inf", ".nan", "inf", "-inf", "nan"):
+        raise NotebookToolError(f"parameter value {text!r} must be a finite number")
+    if stripped[0] in "[{":
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+        try:
+            return ast.literal_eval(stripped)
+        except (ValueError, SyntaxError) as exc:
+            raise NotebookToolError(f"cannot parse parameter value {text!r}: {exc}") from exc
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        return stripped[1:-1]
+    return text
 
 
 def parse_parameters(pairs: Iterable[Sequence[str]] | None) -> dict[str, Any]:

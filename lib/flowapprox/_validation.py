@@ -50,9 +50,17 @@ def check_tensor(
     return value
 
 
-def check_points(name: str, x: object, dim: int | None = None) -> Tensor:
-    """A batch of points: a finite floating tensor of shape ``(batch, dim)``."""
-    return check_tensor(name, x, shape=(None, dim))
+def check_points(
+    name: str, x: object, dim: int | None = None, *, nonempty: bool = False
+) -> Tensor:
+    """A batch of points: a finite floating tensor of shape ``(batch, dim)``.
+
+    ``nonempty`` rejects an empty batch (for reductions such as a maximum).
+    """
+    x = check_tensor(name, x, shape=(None, dim))
+    if nonempty and x.shape[0] == 0:
+        raise ValueError(f"{name} must contain at least one point, got shape {tuple(x.shape)}")
+    return x
 
 
 def check_same_dtype(name: str, value: Tensor, reference: Tensor, reference_name: str) -> None:
@@ -91,6 +99,16 @@ def check_real(
         raise ValueError(f"{name} must be positive, got {value}")
     if nonnegative and value < 0:
         raise ValueError(f"{name} must be non-negative, got {value}")
+    return value
+
+
+def check_exponent(name: str, p: object) -> float:
+    """An exponent ``1 <= p <= inf`` (``inf`` allowed, NaN not)."""
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and p == math.inf:
+        return math.inf
+    value = check_real(name, p)
+    if value < 1:
+        raise ValueError(f"{name} must satisfy 1 <= {name} <= inf, got {value}")
     return value
 
 

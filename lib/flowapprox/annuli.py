@@ -46,9 +46,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validation import check_callable, check_points, check_positive_int, check_real, check_tensor
+from ._validation import (
+    check_callable,
+    check_exponent,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 from .families import ResidualBlock
 from .flows import Solver
+from .metrics import weighted_lp_norm
 from .models import FlowModel, fit_flow_model
 
 #: Radii of the inner disk (label -1) and of the outer annulus (label +1), as in the reference.
@@ -70,7 +78,7 @@ def _check_ranges(inner: object, outer: object) -> tuple[tuple[float, float], tu
     inner, outer = _check_range("inner_range", inner), _check_range("outer_range", outer)
     if not inner[1] < outer[0]:
         raise ValueError(
-            f"the inner range must end before the outer one starts, got {inner}, {outer}"
+            f"inner_range must end before outer_range starts, got {inner}, {outer}"
         )
     return inner, outer
 
@@ -233,14 +241,15 @@ def sample_error(model: object, x: Tensor, y: Tensor, *, p: float = 2.0) -> floa
     r"""The empirical :math:`L^p` error :math:`\bigl(\frac1m\sum_i|h(x_i)-y_i|^p\bigr)^{1/p}`.
 
     On a fresh sample of the data distribution :math:`\mu` this is a Monte Carlo estimate of
-    :math:`\|h-F\|_{L^p(\mu)}`.
+    :math:`\|h-F\|_{L^p(\mu)}`. ``1 <= p <= inf``; ``p = inf`` is the largest error on
+    the sample, and large ``p`` is computed without underflow or overflow
+    (``metrics.weighted_lp_norm``).
     """
     model = check_callable("model", model)
-    x = check_points("x", x)
+    x = check_points("x", x, nonempty=True)
     y = check_tensor("y", y, shape=(x.shape[0],))
-    p = check_real("p", p)
-    if p < 1:
-        raise ValueError(f"p must satisfy 1 <= p < inf, got {p}")
+    p = check_exponent("p", p)
     with torch.no_grad():
         values = check_tensor("model(x)", model(x), shape=(x.shape[0],))
-    return float(((values - y).abs() ** p).mean() ** (1.0 / p))
+        weights = torch.full_like(values, 1.0 / values.shape[0])
+        return weighted_lp_norm((values - y).abs(), weights, p)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import numbers
 import os
 import re
 from abc import ABC, abstractmethod
@@ -60,6 +61,57 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+#: The largest magnitude of a criterion's bounds; beyond it a criterion such as
+#: ``Within(0, 1e300)`` or ``AtMost(1e308)`` could not fail for any measured value.
+MAX_BOUND = 1e100
+
+
+def _bound(criterion: str, name: str, value: object) -> float:
+    """A bound of a criterion: a real number (not a string or bool), finite and not huge."""
+    if isinstance(value, (str, bytes, bool)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{criterion} {name} must be a real number, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(
+            f"{criterion} {name} must be finite, got {number}: a claim with this criterion "
+            "could not fail"
+        )
+    if abs(number) > MAX_BOUND:
+        raise ValueError(
+            f"{criterion} {name} must be at most {MAX_BOUND:g} in magnitude, got {number:g}: "
+            "a claim with this criterion could not fail for any measured value"
+        )
+    return number
+
+
+_FAILS = [
+    (re.compile(r"\|value - (\S+)\| <= (\S+)"),
+     lambda m: f"fails if value < {_number(float(m[1]) - float(m[2]))} "
+               f"or value > {_number(float(m[1]) + float(m[2]))}"),
+    (re.compile(r"(\S+) <= value <= (\S+)"),
+     lambda m: f"fails if value < {m[1]} or value > {m[2]}"),
+    (re.compile(r"value <= (\S+)"), lambda m: f"fails if value > {m[1]}"),
+    (re.compile(r"value >= (\S+)"), lambda m: f"fails if value < {m[1]}"),
+]
+
+
+def failure_condition(criterion: str) -> str:
+    """What makes a claim fail, from its criterion in words (:meth:`Criterion.describe`).
+
+    >>> failure_condition("value <= 1")
+    'fails if value > 1'
+    >>> failure_condition("|value - 1| <= 0.1")
+    'fails if value < 0.9 or value > 1.1'
+    """
+    for pattern, say in _FAILS:
+        match = pattern.fullmatch(criterion.strip())
+        if match:
+            return say(match)
+    return f"fails unless {criterion}"
+
+
 class Criterion(ABC):
     """A pass/fail rule for a measured value."""
 
@@ -70,6 +122,10 @@ class Criterion(ABC):
     @abstractmethod
     def describe(self) -> str:
         """The rule in words, e.g. ``|value - 1| <= 0.1``."""
+
+    def fails_if(self) -> str:
+        """What makes a claim with this criterion fail, e.g. ``fails if value > 1``."""
+        return failure_condition(self.describe())
 
     def __str__(self) -> str:
         return self.describe()
@@ -83,8 +139,12 @@ class Within(Criterion):
     tol: float
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.target) and math.isfinite(self.tol) and self.tol >= 0):
-            raise ValueError(f"Within needs a finite target and tol >= 0, got {self}")
+        target = _bound("Within", "target", self.target)
+        tol = _bound("Within", "tol", self.tol)
+        if tol < 0:
+            raise ValueError(f"Within tol must be >= 0, got {tol}")
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "tol", tol)
 
     def holds(self, value: float) -> bool:
         return abs(value - self.target) <= self.tol
@@ -101,8 +161,12 @@ class Between(Criterion):
     high: float
 
     def __post_init__(self) -> None:
-        if not self.low <= self.high:
-            raise ValueError(f"Between needs low <= high, got {self.low} and {self.high}")
+        low = _bound("Between", "low", self.low)
+        high = _bound("Between", "high", self.high)
+        if not low <= high:
+            raise ValueError(f"Between needs low <= high, got {low} and {high}")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
 
     def holds(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -117,6 +181,9 @@ class AtMost(Criterion):
 
     bound: float
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bound", _bound("AtMost", "bound", self.bound))
+
     def holds(self, value: float) -> bool:
         return value <= self.bound
 
@@ -129,6 +196,9 @@ class AtLeast(Criterion):
     """``value >= bound``."""
 
     bound: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bound", _bound("AtLeast", "bound", self.bound))
 
     def holds(self, value: float) -> bool:
         return value >= self.bound
@@ -239,7 +309,15 @@ def check(
         raise TypeError(f"value must be a real number, got {value!r}") from exc
     if not math.isfinite(number):
         raise ValueError(f"value of claim {id!r} must be finite, got {number}")
-    format_value(number, fmt)  # fail early on a bad format spec
+    if not isinstance(fmt, str) or not fmt:
+        raise TypeError(f"fmt must be a non-empty format spec string, got {fmt!r}")
+    try:
+        format_value(number, fmt)  # fail early on a bad format spec
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"fmt={fmt!r} cannot format the value {number!r} of claim {id!r} ({exc}); use a "
+            "float spec such as '.3g', 'd' for integral counts, or 'bound'"
+        ) from exc
     if isinstance(supports, str) or not isinstance(supports, Sequence):
         raise TypeError(f"supports must be a sequence of labels, got {supports!r}")
     for label in supports:

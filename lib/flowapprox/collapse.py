@@ -99,7 +99,9 @@ def collapse_curve(
     n = check_positive_int("cells", cells)
     delta = check_real("delta", delta, positive=True)
     tol = check_real("tol", tol, positive=True)
-    ts = np.asarray([check_real("time", t, nonnegative=True) for t in times], dtype=float)
+    ts = np.asarray(
+        [check_real(f"times[{k}]", t, nonnegative=True) for k, t in enumerate(times)], dtype=float
+    )
     if ts.size == 0:
         raise ValueError("times must contain at least one time")
     field = multiwell(n, delta, dtype=torch.float64)

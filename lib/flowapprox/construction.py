@@ -87,6 +87,20 @@ from .piecewise import PiecewiseLinear, cell_centres, cell_index, multiwell, pl_
 
 #: Readouts of :func:`construct`.
 READOUTS = ("linear", "tanh", "identity")
+def _warn_clipped(values: Tensor, clipped: Tensor) -> None:
+    """Warn when the tanh readout clips target values, with the size of the clipped part."""
+    gap = (values - clipped).abs()
+    if bool((gap > 0).any()):
+        warnings.warn(
+            f"readout='tanh': target values at {int((gap > 0).sum())} of {gap.numel()} cell "
+            f"centres lie outside the readout's range (-1, 1) and are clipped; the largest "
+            f"clipped part is {float(gap.max()):.3g}, and the sup error cannot fall below "
+            "the part of the target's range the readout misses (ch4-prop-range-floor)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 #: Values are clipped to :math:`[-1+m, 1-m]` before ``artanh`` for the ``"tanh"`` readout.
 TANH_MARGIN = 1e-6
 
@@ -417,7 +431,9 @@ def construct(
     if readout == "linear":
         first = values
     elif readout == "tanh":
-        first = torch.atanh(values.clamp(-1 + TANH_MARGIN, 1 - TANH_MARGIN))
+        clipped = values.clamp(-1 + TANH_MARGIN, 1 - TANH_MARGIN)
+        _warn_clipped(values, clipped)
+        first = torch.atanh(clipped)
     else:
         first = _tie_break(values[:, 0], tie_spread / (n1 * n2))
 

@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -49,6 +49,9 @@ class PiecewiseConstantControl:
     family: ControlFamily
     durations: Tensor
     params: Mapping[str, Tensor]
+    _shapes: tuple[tuple[int, ...], dict[str, tuple[int, ...]]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.family, ControlFamily):
@@ -60,10 +63,47 @@ class PiecewiseConstantControl:
             raise ValueError("durations must be non-negative")
         if not isinstance(self.params, Mapping):
             raise TypeError("params must be a mapping from parameter names to tensors")
+        if self.family.dim_param not in self.params:
+            raise ValueError(
+                f"params for {self.family.name} must have keys "
+                f"{sorted(self.family.param_shapes(1))}, got {sorted(self.params)}"
+            )
         dim = self.family.state_dim(self.params, leading=1)
         self.family.check_params(
             self.params, dim, leading=(durations.numel(),), dtype=durations.dtype, name="params"
         )
+        shapes = (tuple(durations.shape), {k: tuple(v.shape) for k, v in self.params.items()})
+        object.__setattr__(self, "_shapes", shapes)
+
+    def validate(self) -> None:
+        """Raise unless the durations and parameters are still valid.
+
+        The dataclass is frozen but its tensors are not: durations or parameters edited in
+        place after construction (to negative or non-finite values, or another shape) would
+        otherwise be integrated silently (backwards in time, say). The integrators call this
+        once per call; it is cheap (one finiteness check per tensor).
+        """
+        durations = self.durations
+        shapes = self._shapes
+        if tuple(durations.shape) != shapes[0] or {
+            k: tuple(v.shape) for k, v in self.params.items()
+        } != shapes[1]:
+            raise ValueError(
+                "control.durations or control.params changed shape after the control was "
+                "created; build a new PiecewiseConstantControl instead"
+            )
+        with torch.no_grad():
+            if not bool(torch.isfinite(durations).all()) or bool((durations < 0).any()):
+                raise ValueError(
+                    "control.durations must be finite and non-negative, got "
+                    f"{durations.tolist()} (changed in place after the control was created?)"
+                )
+            for key, value in self.params.items():
+                if not bool(torch.isfinite(value).all()):
+                    raise ValueError(
+                        f"control.params[{key!r}] must be finite, but contains NaN or inf "
+                        "(changed in place after the control was created?)"
+                    )
 
     @property
     def num_pieces(self) -> int:
@@ -73,6 +113,7 @@ class PiecewiseConstantControl:
     @property
     def horizon(self) -> float:
         """The time horizon :math:`T = t_1 + \\dots + t_k`."""
+        self.validate()
         return float(self.durations.sum())
 
     @property
@@ -86,6 +127,7 @@ class PiecewiseConstantControl:
 
         Implements :prf:ref:`ch2-def-time-cost`.
         """
+        self.validate()
         rates = [self.family.time_rate(self.piece(j)) for j in range(self.num_pieces)]
         return float((self.durations * torch.tensor(rates, dtype=self.durations.dtype)).sum())
 

@@ -35,6 +35,8 @@ True
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,6 +88,7 @@ METHODS: dict[str, tuple[Callable[[Field, Tensor, float | Tensor], Tensor], int]
 
 def _check_inputs(control: object, x: object) -> tuple[PiecewiseConstantControl, Tensor]:
     control = check_control("control", control)
+    control.validate()  # tensors edited in place after construction
     x = check_points("x", x, control.dim)
     if x.dtype != control.durations.dtype:
         raise TypeError(
@@ -93,6 +96,68 @@ def _check_inputs(control: object, x: object) -> tuple[PiecewiseConstantControl,
             "use one dtype (the book uses torch.float64)"
         )
     return control, x
+
+
+_BUILT_IN_FAMILIES = ("flowapprox.families", "flowapprox.interpolation")
+
+
+def _check_field_shape(control: PiecewiseConstantControl, x: Tensor, piece: int) -> None:
+    """Raise unless a user-defined family's field returns one vector per point.
+
+    A field of shape ``(batch, 1)`` (or ``(1, n)``) in dimension ``n`` would otherwise be
+    broadcast silently by ``x + h * f(x)``. The built-in families are tested instead; a
+    user family costs one extra field evaluation per piece.
+    """
+    if type(control.family).__module__ in _BUILT_IN_FAMILIES or x.shape[0] == 0:
+        return
+    rows = min(2, x.shape[0])  # two rows, so that a (1, n) field broadcast over the batch shows
+    with torch.no_grad():
+        value = control.family.field(x[:rows].detach(), control.piece(piece))
+    if not isinstance(value, Tensor) or tuple(value.shape) != (rows, x.shape[1]):
+        got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise ValueError(
+            f"the field of family {control.family.name!r} (piece {piece}) must return shape "
+            f"(batch, {x.shape[1]}) for x of shape (batch, {x.shape[1]}); got {got} for a "
+            f"batch of {rows} point(s)"
+        )
+
+
+#: Stability bounds of the fixed-step methods on the negative real axis: h * lambda must stay
+#: below these for the linear test equation x' = -lambda x.
+STABILITY_BOUNDS = {"euler": 2.0, "heun": 2.0, "rk4": 2.785293563405282}
+
+
+def _warn_if_unstable(
+    control: PiecewiseConstantControl, method: str, steps: int
+) -> None:
+    """Warn when a step times the piece's Lipschitz bound exceeds the method's stability bound.
+
+    Once per call, from the family's Lipschitz estimate (a bound, so the warning may be
+    conservative): the fixed-step flow of a stiff stable field can be finite and wrong by
+    orders of magnitude (x' = -1000x with one RK4 step on [0, 1] gives 4e10).
+    """
+    if any(p.requires_grad for p in control.params.values()):
+        return  # training: the parameters move every step; not the place for a warning
+    bound = STABILITY_BOUNDS[method]
+    for j in range(control.num_pieces):
+        h = float(control.durations[j]) / steps
+        if h == 0.0:
+            continue
+        try:
+            lip = control.family.lipschitz_bound(control.piece(j))
+        except Exception:  # noqa: BLE001 - a user family without a usable estimate
+            return
+        if math.isfinite(lip) and h * lip > bound:
+            warnings.warn(
+                f"steps_per_piece={steps} gives step h={h:.3g} on piece {j}, where the field's "
+                f"Lipschitz bound is {lip:.3g}: h * Lip = {h * lip:.3g} exceeds the stability "
+                f"bound {bound:.3g} of {method}, so the result may be far from the flow; "
+                f"use at least {float(control.durations[j]) * lip / bound:.3g} steps "
+                "per piece (or reference_flow)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
 
 
 def check_finite_state(x: Tensor, piece: int) -> None:
@@ -154,13 +219,38 @@ def flow(
     ------
     FlowBlowUpError
         If a state becomes NaN or infinite; the error names the piece and step.
+    ValueError
+        If the control's tensors were edited in place to invalid values, or a user-defined
+        family's field does not return shape ``(batch, n)`` (checked once per piece).
+
+    Warns
+    -----
+    RuntimeWarning
+        If a step times the family's Lipschitz bound exceeds the method's stability bound
+        on the negative real axis (``STABILITY_BOUNDS``): the result may be finite and
+        far from the flow.
     """
+    return _flow(control, x, method, steps_per_piece, save_steps, warn=True)
+
+
+def _flow(
+    control: PiecewiseConstantControl,
+    x: Tensor,
+    method: str,
+    steps_per_piece: int,
+    save_steps: bool,
+    *,
+    warn: bool,
+) -> Tensor:
     control, x = _check_inputs(control, x)
     step = METHODS[check_choice("method", method, tuple(METHODS))][0]
     steps = check_positive_int("steps_per_piece", steps_per_piece)
+    if warn:
+        _warn_if_unstable(control, method, steps)
     field = control.family.field
     path = [x] if save_steps else None
     for j in range(control.num_pieces):
+        _check_field_shape(control, x, j)
         theta = control.piece(j)
         h = control.durations[j] / steps
         f = lambda y, theta=theta: field(y, theta)  # noqa: E731 - binds this piece's parameters
@@ -180,9 +270,12 @@ def resnet(control: PiecewiseConstantControl, x: Tensor) -> Tensor:
     This is exactly :func:`flow` with ``method="euler"`` and ``steps_per_piece=1``: forward
     Euler on the controlled ODE is a ResNet whose step sizes are the piece durations.
 
+    The network is the object here, not an approximation of the flow, so unlike
+    :func:`flow` it does not warn about steps beyond Euler's stability bound.
+
     Implements :prf:ref:`ch1-prop-resnet-euler`.
     """
-    return flow(control, x, method="euler", steps_per_piece=1)
+    return _flow(control, x, "euler", 1, False, warn=False)
 
 
 @dataclass(frozen=True)
@@ -223,6 +316,7 @@ def reference_flow(
     rtol: float = 1e-10,
     atol: float = 1e-12,
     steps_per_piece: int = 1000,
+    max_steps: int = 10_000,
 ) -> Tensor:
     """The flow map computed by ``torchdiffeq.odeint``, called once per piece.
 
@@ -239,6 +333,11 @@ def reference_flow(
         Tolerances of adaptive methods.
     steps_per_piece
         Steps per piece of fixed-grid methods.
+    max_steps
+        The most steps an adaptive method may take on one piece. A stiff field makes
+        explicit adaptive methods take steps of order 1/stiffness (minutes at 1e5); past
+        this limit a ``RuntimeError`` names the piece. The default allows some 30 s per
+        piece on the book's machine, far beyond what a notebook within its runtime limit uses.
     """
     control, x = _check_inputs(control, x)
     adaptive = ("dopri5", "dopri8", "bosh3", "adaptive_heun", "fehlberg2")
@@ -247,16 +346,18 @@ def reference_flow(
     rtol = check_real("rtol", rtol, positive=True)
     atol = check_real("atol", atol, positive=True)
     steps = check_positive_int("steps_per_piece", steps_per_piece)
+    max_steps = check_positive_int("max_steps", max_steps)
     field = control.family.field
     for j in range(control.num_pieces):
         t_end = control.durations[j]
         if float(t_end) == 0.0:
             continue
+        _check_field_shape(control, x, j)
         theta = control.piece(j)
         times = torch.stack([torch.zeros_like(t_end), t_end])
         options: dict[str, object]
         if method in adaptive:
-            options = {"step_t": t_end.reshape(1)}
+            options = {"step_t": t_end.reshape(1), "max_num_steps": max_steps}
         else:
             options = {"step_size": float(t_end) / steps}
         try:
@@ -270,6 +371,13 @@ def reference_flow(
                 options=options,
             )
         except AssertionError as exc:  # torchdiffeq: "underflow in dt" when the state blows up
+            if "max_num_steps" in str(exc):
+                raise RuntimeError(
+                    f"reference_flow ({method}) exceeded max_steps={max_steps} steps on piece "
+                    f"{j}: the field is stiff there (Lipschitz bound "
+                    f"{control.family.lipschitz_bound(theta):.3g}); raise max_steps or use a "
+                    "fixed-grid method with enough steps_per_piece"
+                ) from exc
             if "underflow in dt" not in str(exc):
                 raise
             raise FlowBlowUpError(j, detail=f" ({method}: {exc})") from exc

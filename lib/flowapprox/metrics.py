@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ from torch import Tensor
 from ._types import PointMap
 from ._validation import (
     check_box,
+    check_callable,
     check_choice,
+    check_exponent,
     check_planar_point,
     check_points,
     check_positive_int,
@@ -55,6 +58,12 @@ class Box:
     upper: tuple[float, ...]
 
     def __init__(self, lower: Sequence[float], upper: Sequence[float]) -> None:
+        for name, bounds in (("lower", lower), ("upper", upper)):
+            if isinstance(bounds, (str, bytes)) or not isinstance(bounds, (Sequence, Tensor)):
+                raise TypeError(
+                    f"{name} must be a sequence of reals (one per axis, e.g. (0.0,) in 1-D), "
+                    f"got {type(bounds).__name__}"
+                )
         lower_t = tuple(check_real(f"lower[{i}]", v) for i, v in enumerate(lower))
         upper_t = tuple(check_real(f"upper[{i}]", v) for i, v in enumerate(upper))
         if not lower_t or len(lower_t) != len(upper_t):
@@ -165,7 +174,7 @@ def _unchecked_pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
 def pointwise_error(f: PointMap, g: PointMap, x: Tensor) -> Tensor:
     """:math:`|f(x_i) - g(x_i)|` per point (Euclidean norm for vector values), shape
     ``(batch,)``."""
-    x = check_points("x", x)
+    x = check_points("x", x, nonempty=True)
     with torch.no_grad():
         return _unchecked_pointwise_error(f, g, x)
 
@@ -234,7 +243,9 @@ def lp_error(
     box
         The domain of integration.
     p
-        The exponent, ``1 <= p < inf`` (use :func:`max_error` for the sup norm).
+        The exponent, ``1 <= p <= inf``; ``p = inf`` is the maximum over the quadrature
+        points. The errors are divided by their maximum before the power is taken, so large
+        ``p`` neither underflows nor overflows.
     rule
         ``"sobol"``: quasi-Monte Carlo with ``n_points`` scrambled Sobol points (seeded);
         ``"gauss"``: tensor Gauss-Legendre with ``order`` nodes per axis (accurate for smooth
@@ -246,23 +257,48 @@ def lp_error(
     :class:`~flowapprox.construction.Construction` converts them to float64 and back).
     """
     _check_box(box)
-    p = check_real("p", p)
-    if p < 1:
-        raise ValueError(f"p must satisfy 1 <= p < inf, got {p}")
+    check_callable("f", f)
+    check_callable("g", g)
+    p = check_exponent("p", p)
     rule = check_choice("rule", rule, ("sobol", "gauss"))
+    if rule == "gauss":
+        order = check_positive_int("order", order)
+        nodes = order**box.dim
+        if nodes > MAX_GAUSS_NODES:
+            raise ValueError(
+                f"rule='gauss' with order={order} on a {box.dim}-D box needs {order}**{box.dim} "
+                f"= {nodes:.3g} nodes, more than {MAX_GAUSS_NODES:.3g}; lower order or use "
+                "rule='sobol'"
+            )
     with torch.no_grad():
         if rule == "sobol":
             x = sobol_points(box, n_points, seed=seed)
-            integral = box.volume * float((_unchecked_pointwise_error(f, g, x) ** p).mean())
+            w = torch.full((x.shape[0],), box.volume / x.shape[0], dtype=x.dtype)
         else:
             x, w = gauss_legendre(box, order)
-            integral = float((w * _unchecked_pointwise_error(f, g, x) ** p).sum())
-    return integral ** (1.0 / p)
+        return weighted_lp_norm(_unchecked_pointwise_error(f, g, x), w, p)
+
+
+#: The most nodes :func:`lp_error` allocates for ``rule="gauss"`` (``order ** dim``).
+MAX_GAUSS_NODES = 2**24
+
+
+def weighted_lp_norm(errors: Tensor, weights: Tensor, p: float) -> float:
+    r""":math:`(\sum_i w_i e_i^p)^{1/p}` for errors :math:`e_i\ge 0`, or :math:`\max_i e_i`
+    for ``p = inf``, computed as :math:`m(\sum_i w_i (e_i/m)^p)^{1/p}` with
+    :math:`m=\max_i e_i`, so that no power underflows or overflows for large ``p``."""
+    if errors.numel() == 0:
+        raise ValueError("errors must contain at least one value")
+    top = float(errors.max())
+    if top == 0.0 or p == math.inf:
+        return top
+    scaled = float((weights * (errors / top) ** p).sum())
+    return top * scaled ** (1.0 / p)
 
 
 def max_error(f: PointMap, g: PointMap, x: Tensor) -> float:
     """The largest pointwise error :math:`\\max_i |f(x_i)-g(x_i)|` over the points ``x``."""
-    x = check_points("x", x)
+    x = check_points("x", x, nonempty=True)
     with torch.no_grad():
         return float(_unchecked_pointwise_error(f, g, x).max())
 
@@ -277,14 +313,30 @@ def jacobian_determinants(mapping: PointMap, x: Tensor) -> Tensor:
 
     Implements :prf:ref:`ch1-prop-euler-injective`.
     """
-    x = check_points("x", x).detach().requires_grad_(True)
+    check_callable("mapping", mapping)
+    x = check_points("x", x, nonempty=True).detach().requires_grad_(True)
     n = x.shape[1]
     with torch.enable_grad():
         y = mapping(x)
         check_tensor("mapping(x)", y, shape=tuple(x.shape))
-        rows = [
-            torch.autograd.grad(y[:, i].sum(), x, retain_graph=i < n - 1)[0] for i in range(n)
-        ]
+        if not y.requires_grad:
+            raise ValueError(
+                "mapping(x) does not depend on x through autograd (a constant map, or one "
+                "that detaches or leaves torch); its Jacobian cannot be computed here"
+            )
+        if x.shape[0] > 1:  # spot check of the precondition: row 0 depends on x[0] only
+            (cross,) = torch.autograd.grad(y[0].sum(), x, retain_graph=True, allow_unused=True)
+            if cross is not None and bool((cross[1:] != 0).any()):
+                raise ValueError(
+                    "mapping must act row-wise on the batch (the image of a point must not "
+                    "depend on the other points), but mapping(x)[0] depends on other rows of x"
+                )
+        rows = []
+        for i in range(n):
+            (row,) = torch.autograd.grad(
+                y[:, i].sum(), x, retain_graph=i < n - 1, allow_unused=True
+            )
+            rows.append(torch.zeros_like(x) if row is None else row)
     return torch.linalg.det(torch.stack(rows, dim=1))
 
 
@@ -309,11 +361,13 @@ def depth_errors(
     pieces = control.num_pieces
     errors = []
     for depth in depths:
-        depth = check_positive_int("depth", depth)
+        depth = check_positive_int("depths[i]", depth)
         if depth % pieces:
             raise ValueError(f"each depth must be a multiple of the {pieces} pieces, got {depth}")
         with torch.no_grad():
-            image = flow(control, x, method=method, steps_per_piece=depth // pieces)
+            with warnings.catch_warnings():  # coarse depths are the point of the study,
+                warnings.simplefilter("ignore", RuntimeWarning)  # and their errors are measured
+                image = flow(control, x, method=method, steps_per_piece=depth // pieces)
         errors.append(float(torch.linalg.vector_norm(image - reference, dim=1).max()))
     return np.asarray(errors)
 
@@ -387,6 +441,8 @@ def _check_fit_data(
         raise ValueError(
             f"{names[1]} must be positive and finite for a fit of log {names[1]}: {ys}"
         )
+    if np.unique(xs).size < 2:
+        raise ValueError(f"{names[0]} must take at least two distinct values for a fit: {xs}")
     return xs, ys
 
 

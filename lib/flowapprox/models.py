@@ -224,7 +224,7 @@ def fit_flow_model(
         first step where it holds, ``steps`` (or the epochs) being the cap; the model's
         ``converged`` says whether it was met. Checkpoints after the stop are not kept.
     """
-    x = check_points("x", x)
+    x = check_points("x", x, nonempty=True)
     if not isinstance(family, ControlFamily):
         raise TypeError(f"family must be a ControlFamily, got {type(family).__name__}")
     pieces = check_positive_int("pieces", pieces)

@@ -99,6 +99,7 @@ def train_node(
     init_scale = check_real("init_scale", init_scale, positive=True)
     method = check_choice("method", method, tuple(METHODS))
     steps_per_piece = check_positive_int("steps_per_piece", steps_per_piece)
+    n_train = check_positive_int("n_train", n_train)
     x = sobol_points(box, n_train, seed=sobol_seed, dtype=torch.float64)
     with torch.no_grad():
         y = check_tensor("target(x)", target(x), shape=(x.shape[0],)).to(torch.float64)

@@ -101,7 +101,7 @@ def fit_node1d(
     progress
         Progress bar (default: on unless ``FLOWAPPROX_PROGRESS=0``).
     """
-    x = check_points("x", x, 1)
+    x = check_points("x", x, 1, nonempty=True)
     width = check_positive_int("width", width)
     pieces = check_positive_int("pieces", pieces)
     horizon = check_real("horizon", horizon, positive=True)

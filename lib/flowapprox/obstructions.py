@@ -78,6 +78,30 @@ def _check_common(radius: object, lipschitz: object, n_points: object) -> tuple[
     return radius, lipschitz, n
 
 
+def _check_lipschitz_consistent(
+    lipschitz: float, radius: float, n: int, values: Tensor
+) -> None:
+    """Refuse a Lipschitz constant that the sampled values already contradict.
+
+    The certificates are certified only if ``lipschitz`` really bounds the target's
+    Lipschitz constant; that cannot be verified from samples, but an understated one is
+    often visible: the difference quotients between neighbouring circle points (distance
+    ``2r sin(pi/n)``) must not exceed it. One pass over the values already computed.
+    """
+    if values.ndim == 1:
+        values = values.unsqueeze(-1)
+    step = torch.linalg.vector_norm(torch.roll(values, -1, 0) - values, dim=-1).max()
+    chord = _chord(radius, n, 1.0)
+    observed = float(step) / chord
+    roundoff = 64 * torch.finfo(values.dtype).eps * float(values.abs().max())
+    if float(step) > lipschitz * chord * (1.0 + 1e-9) + roundoff:
+        raise ValueError(
+            f"lipschitz={lipschitz:.6g} is understated: the target's values on the circle "
+            f"change at rate {observed:.6g} between sampled points, so the bound would not "
+            "be certified; pass a true Lipschitz constant of the target on the disk"
+        )
+
+
 @dataclass(frozen=True)
 class DegreeCertificate:
     r"""The degree bound of :func:`degree_bound` for one disk :math:`B` and point :math:`p`.
@@ -155,6 +179,7 @@ def degree_bound(
         else:
             p_xy = check_planar_point(point, "point")
         values = check_tensor("target(circle)", target(boundary), shape=(n, 2)).to(dtype)
+        _check_lipschitz_consistent(lipschitz, radius, n, values)
     z = (values[:, 0] - p_xy[0]).numpy() + 1j * (values[:, 1] - p_xy[1]).numpy()
     correction = lipschitz * _chord(radius, n, 0.5)
     distance = float(np.abs(z).min()) - correction
@@ -222,6 +247,12 @@ def max_principle_bound(
     :math:`L\cdot 2r\sin(\pi/2n)` gives an upper bound and the returned :math:`\kappa` is
     never larger than the exact one. ``kind="min"`` treats an interior minimum.
 
+    The bound is certified *given* that ``lipschitz`` bounds the Lipschitz constant of
+    :math:`F` on the circle: the code verifies the arithmetic, and refuses a constant that
+    the sampled values contradict (difference quotients between neighbouring circle
+    points), but it cannot prove a Lipschitz constant from
+    samples.
+
     Implements :prf:ref:`ch5-prop-max-principle`.
 
     Parameters
@@ -247,6 +278,7 @@ def max_principle_bound(
                                  shape=(1,))
         values = check_tensor("target(circle)", target(circle(x0, radius, n, dtype=dtype)),
                               shape=(n,))
+        _check_lipschitz_consistent(lipschitz, radius, n, values.to(dtype))
     correction = lipschitz * _chord(radius, n, 0.5)
     f0 = float(at_centre[0])
     if kind == "max":

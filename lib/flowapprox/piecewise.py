@@ -178,6 +178,12 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
         arrived = reach <= remaining
         new_y = torch.where(arrived, end, moved)
         y = torch.where(active, new_y, y)
+        if not bool(torch.isfinite(y).all()):
+            raise FloatingPointError(
+                f"pl_flow overflowed: the exact flow leaves the floating-point range before "
+                f"time t={t} (the field grows linearly outside its knots, so points escape "
+                "exponentially fast); use a smaller t"
+            )
         remaining = torch.where(active, remaining - step, remaining)
         remaining = torch.where(active & ~arrived, torch.zeros_like(remaining), remaining)
     if not bool(torch.isfinite(y).all()):

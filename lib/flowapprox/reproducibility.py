@@ -55,8 +55,10 @@ def environment() -> dict[str, str]:
 
 @functools.cache
 def _environment() -> dict[str, str]:
-    record = {"os": f"{platform.system()} {platform.machine()}",
-              "python": platform.python_version()}
+    record = {
+        "os": f"{platform.system()} {platform.machine()}",
+        "python": platform.python_version(),
+    }
     for name in _PACKAGES:
         try:
             record[name] = importlib.metadata.version(name)

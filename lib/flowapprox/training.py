@@ -112,6 +112,20 @@ def progress_enabled(progress: bool | None = None) -> bool:
     return os.environ.get("FLOWAPPROX_PROGRESS", "1") != "0"
 
 
+def _check_first_loss(value: object, parameters: Mapping[str, Tensor]) -> None:
+    """Checks of the loss that need only be made once, at the first step."""
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"loss() must return a scalar torch.Tensor computed from the parameters, got "
+            f"{type(value).__name__}"
+        )
+    if not value.requires_grad:
+        raise ValueError(
+            "loss() must depend on the parameters (its value has no gradient); got a "
+            f"tensor without grad_fn for parameters {sorted(parameters)}"
+        )
+
+
 def train(
     parameters: Mapping[str, Tensor],
     loss: Callable[[], Tensor],
@@ -165,6 +179,8 @@ def train(
     for step in bar:
         optimizer.zero_grad()
         value = loss()
+        if step == 0:
+            _check_first_loss(value, parameters)
         if value.ndim != 0:
             raise ValueError(f"loss() must return a scalar tensor, got shape {tuple(value.shape)}")
         if not bool(torch.isfinite(value.detach())):

@@ -112,6 +112,12 @@ def polytope_well(normals: Tensor, offsets: Tensor, direction: Tensor) -> RidgeS
             [2., 2.]]))
     """
     normals = check_tensor("normals", normals, ndim=2)
+    for name, value in (("normals", normals), ("offsets", offsets), ("direction", direction)):
+        if isinstance(value, Tensor) and value.requires_grad:
+            raise ValueError(
+                f"{name} must not require grad (a polytope well is built from fixed data; "
+                f"pass {name}.detach())"
+            )
     m, n = normals.shape
     if m == 0 or n == 0:
         raise ValueError(f"normals must have shape (m, n) with m, n >= 1, got {(m, n)}")
@@ -366,4 +372,11 @@ def gronwall_bound(field_error: float, lipschitz: float, t: float) -> float:
     eps = check_real("field_error", field_error, nonnegative=True)
     lip = check_real("lipschitz", lipschitz, nonnegative=True)
     t = check_real("t", t, nonnegative=True)
-    return eps * t if lip == 0 else eps * math.expm1(lip * t) / lip
+    if lip == 0:
+        return eps * t
+    if lip * t > 700.0:  # e^(L t) overflows a float: the bound is infinite (and not useful)
+        raise OverflowError(
+            f"the Gronwall bound overflows: lipschitz * t = {lip * t:.3g} > 700 "
+            f"(lipschitz={lip}, t={t}); a bound of e^(lipschitz t) says nothing here"
+        )
+    return eps * math.expm1(lip * t) / lip
