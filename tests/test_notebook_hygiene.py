@@ -108,3 +108,35 @@ def test_markdown_follows_the_lab_rules(notebook: Path) -> None:
 def test_presentation_edits_are_applied() -> None:
     """tools/notebook_presentation.py has nothing left to do (re-run it after a merge)."""
     assert notebook_presentation.main(["--check"]) == 0
+
+
+# The book numbers sections itself ("4.5.2."), so a heading must not carry its own number.
+NUMBERED_HEADING = re.compile(r"(?m)^#{2,6} \d+(\.\d+)*\.? ")
+#: The book's code line length in notebooks (pages show 88 characters without scrolling).
+CODE_LINE_LENGTH = 88
+#: Notebooks whose code cells still have longer lines / whose headings are still numbered
+#: (owned by other changes in flight); empty these sets as they are fixed.
+LONG_LINES_PENDING = {p.relative_to(ROOT).as_posix() for p in NOTEBOOKS}
+NUMBERED_HEADINGS_PENDING: set[str] = set()
+
+
+@pytest.mark.parametrize("notebook", PARAMS)
+def test_headings_are_not_numbered_by_hand(notebook: Path) -> None:
+    name = notebook.relative_to(ROOT).as_posix()
+    nb = nbformat.read(notebook, as_version=4)
+    bad = [m.group(0).strip() for c in nb.cells if c.cell_type == "markdown"
+           for m in NUMBERED_HEADING.finditer(c.source)]
+    if bad and name in NUMBERED_HEADINGS_PENDING:
+        pytest.xfail(f"{name}: headings numbered by hand (pending): {bad}")
+    assert not bad, f"{name}: headings numbered by hand, the book numbers them: {bad}"
+
+
+@pytest.mark.parametrize("notebook", PARAMS)
+def test_code_lines_fit_the_page(notebook: Path) -> None:
+    name = notebook.relative_to(ROOT).as_posix()
+    nb = nbformat.read(notebook, as_version=4)
+    long = [line for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()
+            if len(line) > CODE_LINE_LENGTH]
+    if long and name in LONG_LINES_PENDING:
+        pytest.xfail(f"{name}: {len(long)} code lines over {CODE_LINE_LENGTH} characters")
+    assert not long, f"{name}: code lines over {CODE_LINE_LENGTH} characters: {long[:3]}"

@@ -135,6 +135,19 @@ def pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
     if x.dtype != field.knots.dtype:
         raise TypeError(f"x has dtype {x.dtype} but the field has dtype {field.knots.dtype}")
     t = check_real("t", t, nonnegative=True)
+    if x.numel() > PL_FLOW_BLOCK:  # bounded memory: the same elementwise result, in blocks
+        flat = x.reshape(-1)
+        blocks = [_pl_flow(field, block, t) for block in flat.split(PL_FLOW_BLOCK)]
+        return torch.cat(blocks).reshape(x.shape)
+    return _pl_flow(field, x, t)
+
+
+#: Points per block of :func:`pl_flow` (its temporaries take about 350 bytes per point).
+PL_FLOW_BLOCK = 2**15
+
+
+def _pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
+    """:func:`pl_flow` on one block of points, without checks."""
     knots = field.knots
     bounds = torch.cat([knots.new_tensor([-math.inf]), knots, knots.new_tensor([math.inf])])
     y = x.clone()

@@ -27,6 +27,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -50,7 +51,11 @@ COLORS = {
     "grid": "#999999",
 }
 
+#: The book's colour cycle (Okabe-Ito), used by every series drawn without a colour.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
 _STYLE = {
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
     "font.size": 10,
@@ -179,17 +184,23 @@ def plot_trajectories(
 ) -> Axes:
     """Draw 2-D trajectories from a path of shape ``(steps + 1, batch, 2)``.
 
-    Start points are drawn as dots; ``markers`` also marks every intermediate state (useful
-    for coarse ResNets, whose layers are visible).
+    Start points are drawn as black dots; ``markers`` also marks every intermediate state
+    (useful for coarse ResNets, whose layers are visible). The axes are labelled
+    :math:`x_1, x_2`; a legend names the trajectories (``label``; by default it says what
+    the trajectories and, with ``markers``, the dots are) and the start points.
     """
     path = check_tensor("path", path, shape=(None, None, 2))
     p = _as_numpy(path)
+    name = label or ("trajectories, dots: state after each layer" if markers else "trajectories")
     for i in range(p.shape[1]):
         ax.plot(
             p[:, i, 0], p[:, i, 1], color=color, lw=1.0,
-            marker="." if markers else None, ms=3, label=label if i == 0 else None,
+            marker="." if markers else None, ms=4, label=name if i == 0 else None,
         )
-    ax.plot(p[0, :, 0], p[0, :, 1], "o", color="black", ms=3)
+    ax.plot(p[0, :, 0], p[0, :, 1], "o", color="black", ms=3, label="start points")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(loc="best")
     return ax
 
 

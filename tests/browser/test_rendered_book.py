@@ -3,7 +3,8 @@
 A page fails if any math is left untypeset or MathJax reports an error, an image fails to
 load, an internal link points to a missing page or anchor, the console shows an error, a
 request leaves localhost, or (chapter pages) its numbered theorems/definitions or (notebook
-pages) its figures are missing. Screenshots of the start page and of Chapter 1 are saved
+pages) its figures are missing or have panels narrower than 200 px at 1280 px page width
+(too many panels in one row). Screenshots of the start page and of Chapter 1 are saved
 under ``_build/screenshots/`` for people to look at.
 """
 
@@ -77,6 +78,10 @@ _PAGE_REPORT = """
     numbered: [...document.querySelectorAll('.proof .caption-number, .admonition-title .caption-number')]
                 .map(e => e.textContent.trim()),
     links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+    figures: [...document.querySelectorAll('.cell_output img')]
+               .filter(i => i.complete && i.naturalWidth > 0)
+               .map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth,
+                           rendered: i.getBoundingClientRect().width})),
   };
 }
 """
@@ -123,6 +128,8 @@ def test_page(page_path: str, browser, base_url: str) -> None:  # type: ignore[n
     if re.fullmatch(r"chapters/[^/]+/(?!index)[^/]+\.html", page_path) and report["images"] == 0:
         problems.append("notebook page without figures")
 
+    problems += narrow_figures(report["figures"])
+
     if page_path in ("intro.html", "chapters/01-resnets-as-flows/index.html"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = Path(page_path).with_suffix(".png").as_posix().replace("/", "--")
@@ -145,4 +152,24 @@ def check_links(page_path: str, links: list[str], base_url: str) -> list[str]:
             problems.append(f"broken link to {target}")
         elif fragment and target.endswith(".html") and unquote(fragment) not in anchors(target):
             problems.append(f"broken anchor {target}#{fragment}")
+    return problems
+
+
+#: Natural width in pixels of one panel of a book figure (``plotting.PANEL_SIZE`` x ``DPI``).
+PANEL_PIXELS = 420
+#: Smallest rendered width of one panel (the viewport is 1280 px, narrower than 1400 px).
+MIN_PANEL_PIXELS = 200
+
+
+def narrow_figures(figures: list[dict[str, object]]) -> list[str]:
+    """Figures whose panels render narrower than ``MIN_PANEL_PIXELS`` (too many in a row)."""
+    problems = []
+    for fig in figures:
+        natural, rendered = float(fig["natural"]), float(fig["rendered"])  # type: ignore[arg-type]
+        panels = max(1, round(natural / PANEL_PIXELS))
+        if rendered / panels < MIN_PANEL_PIXELS:
+            problems.append(
+                f"figure {fig['src']}: {panels} panels in a row render {rendered / panels:.0f} px "
+                f"wide each (at least {MIN_PANEL_PIXELS}): lay them out in rows"
+            )
     return problems
