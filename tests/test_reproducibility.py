@@ -157,3 +157,13 @@ def test_setup_in_a_kernel_announces_itself_and_records_the_environment(monkeypa
 def test_setup_outside_a_kernel_is_silent(capsys):
     setup(seed=1)
     assert capsys.readouterr().out == ""
+
+
+def test_setup_shows_warnings_without_paths():
+    import warnings
+
+    import flowapprox as fa
+
+    fa.setup(seed=0, style=False)
+    text = warnings.formatwarning("a test warning", RuntimeWarning, "/some/path.py", 3)
+    assert text == "RuntimeWarning: a test warning\n"

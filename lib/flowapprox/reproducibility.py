@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import random
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,6 +98,9 @@ def setup(
         Default floating dtype of torch (``torch.float64`` or ``torch.float32``).
     style
         Also apply the book's figure style (:func:`flowapprox.plotting.use_book_style`).
+
+    Warnings are shown as ``Category: message``, without the file and line that Python
+    prints by default, so that executed notebooks carry no machine-specific paths.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -108,6 +112,7 @@ def setup(
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.set_default_dtype(dtype)
+    warnings.formatwarning = _format_warning
     if style:
         from .plotting import use_book_style
 
@@ -115,6 +120,14 @@ def setup(
     session = Session(seed=seed, threads=threads, dtype=dtype)
     _announce(session)
     return session
+
+
+def _format_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    line: str | None = None,
+) -> str:
+    """A warning as ``Category: message`` (no path: outputs are the same on every machine)."""
+    return f"{category.__name__}: {message}\n"
 
 
 def _announce(session: Session) -> None:
