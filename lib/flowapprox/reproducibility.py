@@ -99,7 +99,9 @@ def setup(
     style
         Also apply the book's figure style (:func:`flowapprox.plotting.use_book_style`).
 
-    Warnings are shown as ``Category: message``, without the file and line that Python
+    Notes
+    -----
+    Warnings are shown as "Category: message", without the file and line that Python
     prints by default, so that executed notebooks carry no machine-specific paths.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
