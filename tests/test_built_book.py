@@ -77,15 +77,16 @@ def recorded_claims() -> list[tuple[Path, dict]]:
 
 
 def test_every_recorded_claim_is_on_the_ledger_and_holds(ledger: _Rows) -> None:
-    # the claims tables (five columns); the theory map above them has three
-    rows = {row[0]: row for row in ledger.rows if len(row) == 5 and row[0] != "claim"}
+    # the claims tables (six columns); the theory map above them has three
+    rows = {row[0]: row for row in ledger.rows if len(row) == 6 and row[0] != "claim"}
     claims = recorded_claims()
     assert claims, "the notebooks record no claims"
     missing = [c["id"] for _, c in claims if c["id"] not in rows]
     assert not missing, f"claims missing from the ledger page: {missing}"
     for _, claim in claims:
-        _, statement, value, criterion, verdict = rows[claim["id"]]
+        _, statement, value, criterion, fails_if, verdict = rows[claim["id"]]
         assert (value, criterion) == (claim["value"], claim["criterion"]), claim["id"]
+        assert fails_if.startswith("fails if value "), f"{claim['id']}: would fail if {fails_if!r}"
         assert verdict == "holds", f"{claim['id']}: {verdict}"
     assert len(rows) == len(claims), "the ledger lists claims that no notebook records"
 
