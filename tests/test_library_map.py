@@ -125,3 +125,18 @@ def test_every_supported_label_is_a_result_of_the_book():
         for claim in read_claims(notebook):
             unknown = [label for label in claim.get("supports", []) if label not in labels]
             assert not unknown, f"{notebook.name}: claim {claim['id']} supports unknown {unknown}"
+
+
+def test_docstrings_hold_no_control_characters():
+    """A TeX macro in a non-raw docstring ("\\approx", "\\text") becomes a control character
+    and breaks the math in the API reference; docstrings with TeX must be raw strings."""
+    import ast
+
+    bad = []
+    for path in sorted(LIB.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node, clean=False) or ""
+                if any(ch in doc for ch in "\a\b\f\v\r\t"):
+                    bad.append(f"{path.name}:{getattr(node, 'name', '<module>')}")
+    assert not bad, f"docstrings with control characters (use r'''...'''): {bad}"

@@ -40,6 +40,7 @@ CH2 = "chapters/02-flows-and-control-families/experiments.ipynb"
 CH3 = "chapters/03-one-dimension/experiments.ipynb"
 CH4C = "chapters/04-universal-approximation/construction.ipynb"
 CH4L = "chapters/04-universal-approximation/learning.ipynb"
+CH4G = "chapters/04-universal-approximation/generality.ipynb"
 CH5A = "chapters/05-lp-not-uniform/annuli.ipynb"
 CH5O = "chapters/05-lp-not-uniform/obstructions.ipynb"
 CH6 = "chapters/06-time-as-a-resource/rates.ipynb"
@@ -201,6 +202,16 @@ EDITS: dict[str, NotebookEdits] = {
                    "additive lower bound) and of the ReLU construction, for the three targets.",
                    hide_input=False,
                    reference="See {numref}`fig-ch04-baselines`."),
+        ],
+    ),
+    CH4G: NotebookEdits(
+        figures=[
+            Figure("fig-ch04-generality",
+                   "$L^2$ error of the construction against the number $N$ of cells per side "
+                   "(markers, fitted slope dashed) and the piecewise-constant floor (dotted): "
+                   "on the unit cube in dimension three (left) and on the unit disk with the "
+                   "standard Gaussian measure (right).",
+                   reference="Both rates are plotted in {numref}`fig-ch04-generality`."),
         ],
     ),
     CH4L: NotebookEdits(

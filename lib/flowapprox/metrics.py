@@ -393,7 +393,7 @@ class LogLogFit(LineFit):
 
     @property
     def order(self) -> float:
-        """:math:`-s`: the observed order of an error that decays like :math:`x^{-\text{order}}`."""
+        r""":math:`-s`: the observed order of an error decaying like :math:`x^{-\text{order}}`."""
         return -self.slope
 
     def __call__(self, x: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -447,7 +447,7 @@ def _check_fit_data(
 
 
 def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> LogLogFit:
-    """Fit a power law :math:`y \approx C x^{\text{slope}}` by least squares in log-log scale.
+    r"""Fit a power law :math:`y \approx C x^{\text{slope}}` by least squares in log-log scale.
 
     Uses ``scipy.stats.linregress``; ``x`` and ``y`` must be positive, finite, of equal length
     and contain at least three points.
@@ -460,7 +460,7 @@ def fit_loglog(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray)
 def fit_exponential(
     t: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
 ) -> ExponentialFit:
-    """Fit :math:`y\approx Ce^{-\text{rate}\\,t}` (``scipy.stats.linregress`` on :math:`\\log y`).
+    r"""Fit :math:`y\approx Ce^{-\text{rate}\,t}` (``scipy.stats.linregress`` on :math:`\log y`).
 
     ``t`` and ``y`` must be 1-D of equal length at least 3, finite, and ``y`` positive.
     """
