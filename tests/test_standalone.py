@@ -4,6 +4,7 @@ not need the book's stack). Uses the package index for the dependencies, with th
 pins from requirements.txt as constraints so that the CPU build of torch is taken."""
 
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -28,9 +29,14 @@ def test_readme_example_is_marked():
 
 @pytest.mark.standalone
 def test_library_installs_and_runs_alone(tmp_path):
+    # Build from a copy of the sources, so that setuptools' build/ stays out of the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "lib", source / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
-                    str(ROOT)], check=True)
+                    str(source)], check=True)
     (wheel,) = wheels.glob("flowapprox-*.whl")
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("".join(re.sub(r"\[.*?\]", "", line) + "\n" for line in
