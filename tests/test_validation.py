@@ -322,3 +322,22 @@ def test_fits_need_two_distinct_abscissae():
         fa.fit_exponential([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="x must take at least two distinct values"):
         fa.fit_loglog([2.0, 2.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_stability_warning_uses_the_ridge_eigenvalue():
+    """A ridge neuron's Jacobian has the one eigenvalue w.v: a shear (w perpendicular to v) is
+    integrated exactly by any Runge-Kutta step, however large |v||w|; w.v = -1000 is stiff."""
+    family = fa.RidgeReLU()
+
+    def ridge(v, w):
+        params = {"v": torch.tensor([v]), "w": torch.tensor([w]), "b": torch.tensor([1.0])}
+        return fa.PiecewiseConstantControl(family, torch.tensor([1.0]), params)
+
+    shear = ridge([1000.0, 0.0], [0.0, 1.0])
+    assert family.stiffness_bound(shear.piece(0)) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = fa.flow(shear, torch.zeros(3, 2))
+    assert torch.allclose(out, fa.ridge_flow(shear, torch.zeros(3, 2)))
+    with pytest.warns(RuntimeWarning, match="stiffness bound is 1e\\+03"):
+        fa.flow(ridge([-1000.0, 0.0], [1.0, 0.0]), torch.zeros(3, 2))

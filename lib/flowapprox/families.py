@@ -87,6 +87,11 @@ class ControlFamily(ABC):
     def lipschitz_bound(self, theta: Params) -> float:
         """An upper bound on the Lipschitz constant of :math:`x\\mapsto f(x;\\theta)`."""
 
+    def stiffness_bound(self, theta: Params) -> float:
+        """An upper bound on the spectral radius of the field's Jacobian (default: the
+        Lipschitz bound); fixed-step methods are stable when a step times it is small."""
+        return self.lipschitz_bound(theta)
+
     def time_rate(self, theta: Params) -> float:
         """The rate :math:`c(\\theta)` at which a piece spends normalised time.
 
@@ -193,6 +198,12 @@ class RidgeReLU(ControlFamily):
 
     def lipschitz_bound(self, theta: Params) -> float:
         return float(torch.linalg.vector_norm(theta["v"]) * torch.linalg.vector_norm(theta["w"]))
+
+    def stiffness_bound(self, theta: Params) -> float:
+        r"""The Jacobian :math:`v\,w^\top\mathbf 1\{w\cdot x+b>0\}` has the one non-zero
+        eigenvalue :math:`w\cdot v`, so :math:`|w\cdot v|` (zero for a shear, :math:`w\perp v`,
+        which every Runge-Kutta method integrates exactly)."""
+        return abs(float(theta["w"] @ theta["v"]))
 
 
 @dataclass(frozen=True)

@@ -133,9 +133,10 @@ STABILITY_BOUNDS = {"euler": 2.0, "heun": 2.0, "rk4": 2.785293563405282}
 def _warn_if_unstable(
     control: PiecewiseConstantControl, method: str, steps: int
 ) -> None:
-    """Warn when a step times the piece's Lipschitz bound exceeds the method's stability bound.
+    """Warn when a step times the piece's stiffness exceeds the method's stability bound.
 
-    Once per call, from the family's Lipschitz estimate (a bound, so the warning may be
+    Once per call, from the family's
+    :meth:`~flowapprox.ControlFamily.stiffness_bound` (a bound, so the warning may be
     conservative): the fixed-step flow of a stiff stable field can be finite and wrong by
     orders of magnitude (x' = -1000x with one RK4 step on [0, 1] gives 4e10).
     """
@@ -147,13 +148,13 @@ def _warn_if_unstable(
         if h == 0.0:
             continue
         try:
-            lip = control.family.lipschitz_bound(control.piece(j))
+            lip = control.family.stiffness_bound(control.piece(j))
         except Exception:  # noqa: BLE001 - a user family without a usable estimate
             return
         if math.isfinite(lip) and h * lip > bound:
             warnings.warn(
                 f"steps_per_piece={steps} gives step h={h:.3g} on piece {j}, where the field's "
-                f"Lipschitz bound is {lip:.3g}: h * Lip = {h * lip:.3g} exceeds the stability "
+                f"stiffness bound is {lip:.3g}: h * that = {h * lip:.3g} exceeds the stability "
                 f"bound {bound:.3g} of {method}, so the result may be far from the flow; "
                 f"use at least {float(control.durations[j]) * lip / bound:.3g} steps "
                 "per piece (or reference_flow)",
