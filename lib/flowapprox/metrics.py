@@ -4,6 +4,8 @@ r"""Errors, grids and rates: how the book measures approximation.
 * :func:`lp_error` is :math:`\|F-G\|_{L^p(K)} = (\int_K |F-G|^p\,dx)^{1/p}` (Lebesgue measure,
   not normalised by the volume), by scrambled Sobol points or tensor Gauss-Legendre
   quadrature from SciPy;
+* :func:`graded_rule` is a composite Gauss-Legendre rule graded towards the edges of a grid
+  of cells (integrands singular at the edges, such as the construction's boundary layers);
 * :func:`max_error` is the largest pointwise error on given points; use :func:`grid`, which
   includes the boundary, since sup errors concentrate on small sets that random points miss;
 * :func:`jacobian_determinants` gives :math:`\det D\varphi(x)` per point (orientation and
@@ -186,7 +188,7 @@ def graded_rule(
     --------
     >>> x, w, cell = graded_rule(2, depth=1e-3)
     >>> x.shape, round(float(w.sum()), 12), cell.tolist().count(0)
-    (torch.Size([48]), 1.0, 24)
+    (torch.Size([96]), 1.0, 48)
     """
     cells = check_positive_int("cells", cells)
     lower, upper = check_interval(lower, upper)
