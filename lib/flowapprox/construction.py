@@ -528,7 +528,8 @@ def graded_lp_error(
             else:
                 x = torch.stack(torch.broadcast_tensors(x1[rows][:, None], x2[None, :]), -1)
                 ref = check_tensor("target(x)", target(x.reshape(-1, 2)), shape=tuple(out.shape))
-            gap = (out - ref.to(dtype)).abs() if out.ndim == 1 else (out - ref).norm(dim=1)
+            diff = out - ref.to(dtype)
+            gap = diff.abs() if diff.ndim == 1 else diff.norm(dim=1)
             w = (w1[rows][:, None] * w2[None, :]).reshape(-1)
             for k, q in enumerate(exponents):
                 sums[k] += float((w * gap**q).sum())
