@@ -22,6 +22,7 @@ from flowapprox.construction import (
     construct,
     construct_cube,
     construct_lifted,
+    graded_lp_error,
     lift,
     shear_flows,
     significant_kinks,
@@ -315,3 +316,56 @@ def test_construct_cube_agrees_with_construct_in_the_plane_and_runs_in_3d():
 def test_construct_cube_validates(args, name):
     with pytest.raises((TypeError, ValueError), match=name):
         construct_cube(lambda z: z[:, 0], *args)
+
+
+# ------------------------------------------------------------------ graded L^p error
+
+
+def _bump(x):
+    return torch.exp(-8 * ((x[:, 0] - 0.4) ** 2 + (x[:, 1] - 0.6) ** 2))
+
+
+def test_graded_lp_error_agrees_with_sobol_points():
+    c = construct(_bump, Box.cube(2), 4, 2.0, delta=0.25)
+    graded = graded_lp_error(c, [1, 2], target=_bump)
+    sobol = [lp_error(_bump, c, Box.cube(2), p=p, n_points=2**16) for p in (1, 2)]
+    for a, b in zip(graded, sobol):
+        assert abs(a - b) <= 0.01 * b
+
+
+def test_graded_lp_error_is_resolved_in_the_layers():
+    # at delta = 1/4 and p = 6 > lambda = 3 the deep layers carry the distance to F_N: a finer
+    # rule (deeper, more nodes per piece, finer grading) changes it by well under 1 %
+    c = construct(_bump, Box.cube(2), 8, 2 * math.log(8), delta=0.25)
+    coarse = graded_lp_error(c, 6)
+    fine = graded_lp_error(c, 6, depth=(1e-4, 1e-13), ratio=0.2, order=6)
+    assert isinstance(coarse, float)
+    assert abs(coarse / fine - 1) < 5e-3
+    # far from the layers' scale the distance to F_N vanishes with T
+    assert graded_lp_error(construct(_bump, Box.cube(2), 8, 30.0, delta=0.25), 1) < 1e-10
+
+
+def test_graded_lp_error_vector_readout():
+    def fold(x):
+        return torch.stack([(2 * x[:, 0] - 1).abs(), x[:, 1]], dim=1)
+
+    c = construct(fold, Box.cube(2), 4, zoom_schedule(4, "identity"), readout="identity")
+    assert graded_lp_error(c, 2) < graded_lp_error(c, 2, target=fold)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (("not a construction", 2), {}, TypeError, "construction"),
+        ((None, 0.5), {}, ValueError, "p must"),
+        ((None, []), {}, ValueError, "p must"),
+        ((None, 2), {"depth": 1e-3}, ValueError, "depth"),
+        ((None, 2), {"target": 3}, TypeError, "target"),
+        ((None, 2), {"ratio": 2.0}, ValueError, "ratio"),
+    ],
+)
+def test_graded_lp_error_rejects_bad_arguments(args, kwargs, error, match):
+    c = construct(_bump, Box.cube(2), 2, 1.0)
+    args = (c if args[0] is None else args[0], *args[1:])
+    with pytest.raises(error, match=match):
+        graded_lp_error(*args, **kwargs)

@@ -202,6 +202,12 @@ EDITS: dict[str, NotebookEdits] = {
                    "additive lower bound) and of the ReLU construction, for the three targets.",
                    hide_input=False,
                    reference="See {numref}`fig-ch04-baselines`."),
+            Figure("fig-ch04-rate",
+                   "The distance $D_p$ of the construction to the piecewise-constant $F_N$ "
+                   "against $N$ at $\\delta=1/4$ ($\\lambda=3$), for $p=2<\\lambda$ and "
+                   "$p=6>\\lambda+1$, by graded quadrature, with fitted slopes; dotted: the "
+                   "$L^6$ error of the construction itself.",
+                   reference="The distances are plotted in {numref}`fig-ch04-rate`."),
         ],
     ),
     CH4G: NotebookEdits(
