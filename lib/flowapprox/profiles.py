@@ -369,7 +369,7 @@ def square_wave(
     For the sigmoid step it is :math:`\pm h/2` up to tails :math:`2h\,e^{-2\kappa}` away from
     the centres and edges, equals :math:`-\frac h2\tanh(\beta_c(s-c_j)/2)` near a centre and
     :math:`\frac h2\tanh(\beta_e(s-u_m)/2)` near an edge up to the same tails, and
-    :math:`|\psi'|\le\lambda\kappa\,(1+8e^{-2\lambda\kappa})`
+    :math:`|\psi'|\le\lambda\kappa\,(1+8e^{-2\lambda\kappa}/(1-e^{-4\lambda\kappa}))`
     (:attr:`RidgeProfile.slope_bound`). For a well's step the bound used is
     :math:`1.25\,h\beta_e\sup|S'|` (:attr:`Well.max_slope`), a step-size guide whose
     accuracy :meth:`ProfileConstruction.flow_map` checks against dopri5, not a proof.
@@ -410,7 +410,8 @@ def square_wave(
     if isinstance(activation, Well):
         bound = 1.25 * h * escape * beta_c * activation.max_slope
     else:
-        bound = escape * rate * (1 + 8 * math.exp(-2 * escape * rate))
+        tail = math.exp(-2 * escape * rate)
+        bound = escape * rate * (1 + 8 * tail / (1 - tail * tail))
     return _from_steps(heights, steep, torch.cat([edges, centres]), h / 2, activation, bound)
 
 
