@@ -202,3 +202,39 @@ def test_evaluation_rejects_bad_points():
     c = construct_from_profiles(target, UNIT, 2)
     with pytest.raises(ValueError, match="x"):
         c(torch.zeros(3, 3, dtype=F64))
+
+
+@pytest.mark.parametrize(("cells", "kappa", "lam"), [(4, 4.0, 1.0), (6, 4.0, 3.0), (8, 8.0, 2.0)])
+def test_square_wave_meets_the_constants_of_its_lemma(cells, kappa, lam):
+    """ch4-lem-square-wave: 2N-1 zeros near centres and edges, secant bounds kappa/2 and
+    lambda kappa/2 on the neighbourhoods h/(4 kappa), h/(4 lambda kappa), crossing time 6/5."""
+    psi = square_wave(cells, rate=kappa, escape=lam)
+    h = 1.0 / cells
+    s = torch.linspace(0, 1, 200_001, dtype=F64)
+    v = psi(s)
+    left = torch.nonzero(v[1:] * v[:-1] <= 0).flatten()
+    lo, hi = s[left].clone(), s[left + 1].clone()
+    for _ in range(50):  # bisection, all zeros at once
+        mid = (lo + hi) / 2
+        same = psi(lo) * psi(mid) > 0
+        lo, hi = torch.where(same, mid, lo), torch.where(same, hi, mid)
+    zeros = torch.unique((lo + hi) / 2)
+    assert zeros.numel() == 2 * cells - 1
+    stable, unstable = zeros[0::2], zeros[1::2]
+    centres = h * (torch.arange(cells, dtype=F64) + 0.5)
+    edges = h * torch.arange(1, cells, dtype=F64)
+    tail = math.exp(-2 * kappa)
+    assert float((stable - centres).abs().max()) <= 8 * h * tail / kappa + 1e-15
+    assert float((unstable - edges).abs().max()) <= 8 * h * tail / (lam * kappa) + 1e-15
+    unit = torch.linspace(-1, 1, 401, dtype=F64)
+    unit = unit[unit.abs() > 1e-3]
+    for z in stable.tolist():
+        d = unit * h / (4 * kappa)
+        assert float((psi(z + d).abs() / d.abs()).min()) >= kappa / 2
+    for z in unstable.tolist():
+        d = unit * h / (4 * lam * kappa)
+        assert float((psi(z + d).abs() / d.abs()).min()) >= lam * kappa / 2
+    # crossing time from distance w_u of an unstable zero to distance w_c of the next centre
+    x = torch.linspace(float(unstable[0]) + h / (4 * lam * kappa),
+                       float(stable[1]) - h / (4 * kappa), 200_001, dtype=F64)
+    assert float(torch.trapezoid(1 / psi(x).abs(), x)) <= 1.2
