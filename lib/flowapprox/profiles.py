@@ -100,19 +100,19 @@ class Well:
     wells that are asymptotically affine (read off at ``far``). The tails of :math:`S` are
     those of :math:`\eta` approaching its asymptote: exponential for :func:`ramp_well`.
 
+    The attribute ``max_slope`` is :math:`\sup|S'|` estimated by difference quotients on
+    a grid of spacing about :math:`10^{-3}` (for convex wells :math:`S'(0)=\tfrac14`).
+
     Parameters
     ----------
     function
-        :math:`\eta`, elementwise on float64 tensors.
+        The well :math:`\eta`, elementwise on float64 tensors.
     lipschitz
         A Lipschitz constant of :math:`\eta` (the unit's rate in the time cost).
     name
         Shown in messages and figures.
     shift, far
-        :math:`c>1` and the point where :math:`D_\infty` is read.
-
-    The attribute ``max_slope`` is :math:`\sup|S'|` estimated by difference quotients on
-    a grid of spacing about :math:`10^{-3}` (for convex wells :math:`S'(0)=\tfrac14`).
+        The shift :math:`c>1` and the point where :math:`D_\infty` is read.
 
     Raises
     ------
@@ -265,9 +265,10 @@ class RidgeProfile:
     family
         ``"sigmoid"``, ``"tanh"`` or a :class:`Well` (then :math:`\sigma=\eta`).
     weights, scales, shifts
-        :math:`d_k`, :math:`a_k \ne 0`, :math:`b_k`, shape ``(m,)`` each (float64).
+        The coefficients :math:`d_k`, :math:`a_k \ne 0`, :math:`b_k`, shape ``(m,)`` each
+        (float64).
     constant
-        :math:`c_0`, realised by one constant unit (free in the time cost).
+        The constant :math:`c_0`, realised by one constant unit (free in the time cost).
     slope_bound
         A bound on :math:`\sup|\psi'|` where the builder knows one (:func:`square_wave`),
         else ``None``; it sets the Runge-Kutta step of a zoom.
@@ -371,23 +372,24 @@ def square_wave(
     :math:`\frac h2\tanh(\beta_e(s-u_m)/2)` near an edge up to the same tails, and
     :math:`|\psi'|\le\lambda\kappa\,(1+8e^{-2\lambda\kappa}/(1-e^{-4\lambda\kappa}))`
     (:attr:`RidgeProfile.slope_bound`). For a well's step the bound used is
-    :math:`1.25\,h\beta_e\sup|S'|` (:attr:`Well.max_slope`), a step-size guide whose
-    accuracy :meth:`ProfileConstruction.flow_map` checks against dopri5, not a proof.
+    :math:`1.25\,h\beta_e\sup|S'|` (the attribute ``max_slope`` of :class:`Well`), a
+    step-size guide whose accuracy :meth:`ProfileConstruction.flow_map` checks against
+    dopri5, not a proof.
+
+    Implements :prf:ref:`ch4-lem-square-wave`.
 
     Parameters
     ----------
     cells
-        :math:`N`.
+        The number :math:`N` of cells.
     lower, upper
         The interval :math:`[a, b]`.
     rate
-        :math:`\kappa>0`, the contraction rate at the centres (:math:`-\psi'(c_j)`).
+        The contraction rate :math:`\kappa>0` at the centres (:math:`-\psi'(c_j)`).
     escape
-        :math:`\lambda\ge1`, the ratio of the escape rate at the edges to :math:`\kappa`.
+        The ratio :math:`\lambda\ge1` of the escape rate at the edges to :math:`\kappa`.
     activation
         ``"sigmoid"``, ``"tanh"`` (the same function, other units) or a :class:`Well`.
-
-    Implements :prf:ref:`ch4-lem-square-wave`.
     """
     cells = check_positive_int("cells", cells)
     lower, upper = check_real("lower", lower), check_real("upper", upper)
@@ -436,16 +438,16 @@ def staircase(
     :math:`\Phi` does not spread a small blob around a point (unlike a PL interpolant, whose
     slopes are :math:`|\Delta_m|/g_m`).
 
+    Implements :prf:ref:`ch4-lem-staircase`.
+
     Parameters
     ----------
     points, values
         Shape ``(k,)`` each; the points pairwise distinct (any order).
     sharpness
-        :math:`\kappa'>0`.
+        The sharpness :math:`\kappa'>0`.
     activation
         ``"sigmoid"``, ``"tanh"`` or a :class:`Well`.
-
-    Implements :prf:ref:`ch4-lem-staircase`.
     """
     points = check_tensor("points", points, ndim=1).to(torch.float64)
     values = check_tensor("values", values, shape=(points.shape[0],)).to(torch.float64)
@@ -523,7 +525,7 @@ class ProfileConstruction:
     family
         ``"sigmoid"``, ``"tanh"`` or a :class:`Well`.
     stages
-        :math:`n` zooms, :math:`n-1` separating shears, the value shear.
+        The :math:`n` zooms, :math:`n-1` separating shears and the value shear.
     values
         The target at the cell centres (``torch.cartesian_prod`` order).
     """
@@ -635,6 +637,8 @@ def construct_from_profiles(
     3. **set the value**: :math:`x_1\leftarrow x_1+\Phi(x_n)`, :math:`\Phi` the staircase
        through :math:`(r_\alpha, F(c_\alpha)-c^{(1)}_\alpha)`; the readout is :math:`y_1`.
 
+    Implements :prf:ref:`ch4-prop-smooth-construction`.
+
     Parameters
     ----------
     target
@@ -642,17 +646,15 @@ def construct_from_profiles(
     box
         A :class:`flowapprox.Box` of dimension :math:`n\ge2`.
     cells
-        :math:`N`, cells per side.
+        The number :math:`N` of cells per side.
     zoom_time
         Time of each zoom (default :func:`profile_zoom_time` with ``rate``, ``escape``).
     family
         ``"sigmoid"``, ``"tanh"`` or a :class:`Well`.
     rate, escape
-        :math:`\kappa` and :math:`\lambda` of :func:`square_wave`.
+        The rates :math:`\kappa` and :math:`\lambda` of :func:`square_wave`.
     sharpness
-        :math:`\kappa'` of :func:`staircase`.
-
-    Implements :prf:ref:`ch4-prop-smooth-construction`.
+        The sharpness :math:`\kappa'` of :func:`staircase`.
     """
     check_callable("target", target)
     if not isinstance(box, Box):
