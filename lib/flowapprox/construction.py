@@ -44,7 +44,9 @@ that of the control (book, :prf:ref:`ch2-def-time-cost`; constant units are free
 :math:`y_1`.
 
 This is the book's own construction in the spirit of Li, Lin and Shen (zoom, point
-matching, readout), not the paper's proof.
+matching, readout), not the paper's proof. :func:`construct_cube` with ``family="sigmoid"``,
+``"tanh"`` or a :class:`flowapprox.profiles.Well` builds the same stages from other units
+(:mod:`flowapprox.profiles`, :prf:ref:`ch4-prop-smooth-construction`).
 
 Examples
 --------
