@@ -93,7 +93,7 @@ def test_public_submodules_import():
 CORE = {"_types", "_validation", "claims", "controls", "cost", "families", "flows", "metrics",
         "models", "piecewise", "plotting", "reproducibility", "training"}
 CHAPTER = {"splitting": 2, "wells": 2, "monotone": 3, "node1d": 3, "collapse": 3,
-           "construction": 4, "baselines": 4, "node": 4, "examples": 4,
+           "construction": 4, "profiles": 4, "baselines": 4, "node": 4, "examples": 4,
            "obstructions": 5, "annuli": 5, "rates": 6, "interpolation": 7}
 
 

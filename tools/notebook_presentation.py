@@ -218,6 +218,14 @@ EDITS: dict[str, NotebookEdits] = {
                    "on the unit cube in dimension three (left) and on the unit disk with the "
                    "standard Gaussian measure (right).",
                    reference="Both rates are plotted in {numref}`fig-ch04-generality`."),
+            Figure("fig-ch04-generality-families",
+                   "$L^2$ error of the construction from other families against the number $N$ "
+                   "of cells per side (markers, fitted slope dashed) and the piecewise-constant "
+                   "floor (dotted): sigmoid units and units of a well on the square "
+                   "$[-1,1]^2$ (left), sigmoid units on the unit cube in dimension three "
+                   "(right).",
+                   reference="The rates are plotted in "
+                             "{numref}`fig-ch04-generality-families`."),
         ],
     ),
     CH4L: NotebookEdits(

@@ -27,8 +27,9 @@ Chapter 3: ``flowapprox.monotone`` (increasing maps: isotonic bounds, exact repr
 by neuron flows, minimal time costs), ``flowapprox.node1d`` (one-dimensional neural ODEs) and
 ``flowapprox.collapse`` (collapse of cells onto their centres by multi-well flows).
 
-Chapter 4: ``flowapprox.construction`` (the explicit 2-D construction: zoom, shear, read
-out), ``flowapprox.baselines`` (non-universal families),
+Chapter 4: ``flowapprox.construction`` (the explicit construction: zoom, shear, read
+out), ``flowapprox.profiles`` (the construction from sigmoid, tanh or well units),
+``flowapprox.baselines`` (non-universal families),
 ``flowapprox.node`` (trained neural ODEs) and ``flowapprox.examples`` (shared targets).
 
 Chapter 5: ``flowapprox.obstructions`` (certified lower bounds on sup errors) and
@@ -59,6 +60,7 @@ from . import (
     node1d,
     obstructions,
     plotting,
+    profiles,
     rates,
     splitting,
     wells,
@@ -143,6 +145,7 @@ __all__ = [
     "pl_flow",
     "plotting",
     "pointwise_error",
+    "profiles",
     "rates",
     "reference_flow",
     "resnet",

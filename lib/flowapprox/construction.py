@@ -44,7 +44,9 @@ that of the control (book, :prf:ref:`ch2-def-time-cost`; constant units are free
 :math:`y_1`.
 
 This is the book's own construction in the spirit of Li, Lin and Shen (zoom, point
-matching, readout), not the paper's proof.
+matching, readout), not the paper's proof. :func:`construct_cube` with ``family="sigmoid"``,
+``"tanh"`` or a :class:`flowapprox.profiles.Well` builds the same stages from other units
+(:mod:`flowapprox.profiles`, :prf:ref:`ch4-prop-smooth-construction`).
 
 Examples
 --------
@@ -84,6 +86,8 @@ from .cost import neuron_count
 from .families import ResidualBlock
 from .metrics import Box, graded_rule
 from .piecewise import PiecewiseLinear, cell_centres, cell_index, multiwell, pl_flow
+from .profiles import FAMILIES as PROFILE_FAMILIES
+from .profiles import ProfileConstruction, Well, construct_from_profiles
 
 #: Readouts of :func:`construct`.
 READOUTS = ("linear", "tanh", "identity")
@@ -785,8 +789,17 @@ class CubeConstruction:
 
 
 def construct_cube(
-    target: Target, box: Box, cells: int, zoom_time: float, *, delta: float = 0.05
-) -> CubeConstruction:
+    target: Target,
+    box: Box,
+    cells: int,
+    zoom_time: float | None = None,
+    *,
+    delta: float = 0.05,
+    family: str | Well = "relu",
+    rate: float = 8.0,
+    escape: float = 2.0,
+    sharpness: float = 20.0,
+) -> CubeConstruction | ProfileConstruction:
     r"""The book's construction in dimension :math:`n\ge2`: zoom, separate, read out.
 
     1. **zoom** along each coordinate with the multi-well field for time ``zoom_time``;
@@ -802,6 +815,11 @@ def construct_cube(
     In dimension 2 this is :func:`construct` with the linear readout. The book's own
     construction (Chapter 4, :prf:ref:`ch4-prop-construction`), generalised.
 
+    With ``family="sigmoid"``, ``"tanh"`` or a well the same stages are built from its units
+    (:func:`flowapprox.profiles.construct_from_profiles`: square-wave zooms integrated by
+    RK4, staircase shears) and a :class:`flowapprox.profiles.ProfileConstruction` is
+    returned; ``delta`` is then unused and ``rate``, ``escape``, ``sharpness`` apply.
+
     Parameters
     ----------
     target
@@ -811,8 +829,22 @@ def construct_cube(
     cells
         :math:`N`, cells per side.
     zoom_time, delta
-        Zoom time per coordinate and the layer width of the multi-well fields.
+        Zoom time per coordinate (default :math:`3 + 2(n-1)\log N` for ReLU, else
+        :func:`flowapprox.profiles.profile_zoom_time`) and the layer width of the
+        multi-well fields (ReLU only).
+    family
+        ``"relu"`` (PL fields, exact flows), ``"sigmoid"``, ``"tanh"`` or a
+        :class:`flowapprox.profiles.Well`.
+    rate, escape, sharpness
+        Smooth families only: :math:`\kappa`, :math:`\lambda` of
+        :func:`flowapprox.profiles.square_wave` and :math:`\kappa'` of
+        :func:`flowapprox.profiles.staircase`.
     """
+    if not isinstance(family, Well):
+        family = check_choice("family", family, ("relu",) + PROFILE_FAMILIES)
+    if family != "relu":
+        return construct_from_profiles(target, box, cells, zoom_time, family=family,
+                                       rate=rate, escape=escape, sharpness=sharpness)
     check_callable("target", target)
     if not isinstance(box, Box):
         raise TypeError(f"box must be a Box, got {type(box).__name__}")
@@ -820,6 +852,8 @@ def construct_cube(
     if n < 2:
         raise ValueError(f"box must have dimension at least 2, got {n}")
     cells = check_positive_int("cells", cells)
+    if zoom_time is None:
+        zoom_time = 3.0 + 2.0 * (n - 1) * math.log(cells)
     zoom_time = check_real("zoom_time", zoom_time, nonnegative=True)
     delta = check_real("delta", delta, positive=True)
     if delta >= 1:
