@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -204,8 +205,8 @@ SPANS = [((2, 16), (0.03, 0.2)), ((10, 70), (2e-3, 1.5e-2)), ((8, 40), (0.5, 0.9
 
 
 def test_plain_matplotlib_labels_collide_on_a_short_span():
-    """The defect: without label_log_ticks, minor labels of a short log axis overlap."""
-    _, ax = plotting.figure()
+    """The defect: on plain matplotlib axes, minor labels of a short log axis overlap."""
+    _, ax = plt.subplots(figsize=plotting.PANEL_SIZE, dpi=plotting.DPI)
     ax.loglog([2, 16], [0.2, 0.03])
     assert _overlapping(_tick_labels(ax, "x"))
 
@@ -242,6 +243,20 @@ def test_only_powers_of_ten_are_labelled_when_two_are_in_view():
     for which in "xy":
         texts = [t for t, _ in _tick_labels(ax, which)]
         assert len(texts) >= 2 and not any("times" in t for t in texts), texts
+
+
+def test_tick_labels_survive_a_later_loglog_call():
+    """Chapter 4's generality figure: plot_convergence, then ax.loglog (which resets scales)."""
+    fig, axes = plotting.figure(2)
+    for ax, cells in zip(axes, ([2, 4, 8, 16], [4, 8, 16, 32, 64])):
+        errors = 0.5 / np.asarray(cells, dtype=float)
+        plotting.plot_convergence(ax, cells, errors, fit=fit_loglog(cells, errors))
+        ax.loglog(cells, 1.01 * errors, ls=":")
+        ax.semilogy()
+    for ax in axes:
+        for which in "xy":
+            labels = _tick_labels(ax, which)
+            assert len(labels) >= 2 and not _overlapping(labels), (which, labels)
 
 
 def test_label_log_ticks_leaves_linear_axes_alone():

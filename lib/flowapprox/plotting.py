@@ -100,7 +100,8 @@ def figure(
     if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
         raise ValueError(f"name must match {_NAME.pattern!r}, got {name!r}")
     size = (PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows)
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, dpi=DPI, squeeze=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, dpi=DPI, squeeze=True,
+                             subplot_kw={"axes_class": _BookAxes})
     _FIGURES.append((name, fig))
     return fig, axes
 
@@ -334,6 +335,22 @@ class _SpacedLogLabels(LogFormatterSciNotation):
         return super().__call__(x, pos)
 
 
+class _BookAxes(Axes):
+    """The axes of :func:`figure`: a log scale, however set, gets :func:`label_log_ticks`.
+
+    Setting a scale (``ax.loglog``, ``ax.semilogy``, ``ax.set_xscale("log")``) installs
+    matplotlib's default formatters again, so the book's are re-applied after each.
+    """
+
+    def set_xscale(self, value: Any, **kwargs: Any) -> None:
+        super().set_xscale(value, **kwargs)
+        label_log_ticks(self)
+
+    def set_yscale(self, value: Any, **kwargs: Any) -> None:
+        super().set_yscale(value, **kwargs)
+        label_log_ticks(self)
+
+
 def label_log_ticks(ax: Axes) -> Axes:
     """Label the log-scaled axes of ``ax`` without overlapping tick labels.
 
@@ -341,7 +358,8 @@ def label_log_ticks(ax: Axes) -> Axes:
     labels (``2x10^0``, ``3x10^0``, ...) collide on a panel of the book's size. This
     installs formatters that choose, at every draw, the labels that fit: powers of ten
     first, then ``5``, ``2``, ``3`` and the other multiples, and no minor labels while two
-    powers of ten are in view. Linear axes are left alone. :func:`plot_convergence` calls it.
+    powers of ten are in view. Linear axes are left alone. :func:`plot_convergence` calls it,
+    and the axes of :func:`figure` apply it whenever a scale is set.
     """
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
         if scale == "log":
