@@ -45,7 +45,7 @@ export FLOWAPPROX_PROGRESS ?= 0
 # (unit tests) picks Agg by itself on a headless machine.
 unexport MPLBACKEND
 
-.PHONY: help book html serve test test-unit test-nbval test-book test-browser figures bench run sweep lab clean distclean pdf test-pdf test-pdf-stage
+.PHONY: help book html serve test test-unit test-nbval test-book test-browser figures bench run sweep format-notebooks lab clean distclean pdf test-pdf test-pdf-stage
 
 help:  ## List the targets
 	@echo "Targets (a fresh clone needs only 'make book' or 'make test'):"
@@ -159,6 +159,9 @@ sweep: $(STAMP)  ## make sweep NB=path GRID=sweeps/x.yaml [WORKERS=n] [SCHEDULER
 	$(if $(GRID),,$(error GRID is not set; usage: make sweep NB=chapters/01-x/nb.ipynb GRID=sweeps/x.yaml))
 	$(PY) tools/sweep.py $(NB) $(GRID) $(if $(WORKERS),--workers $(WORKERS)) \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(SUMMARY),--summary-dir $(SUMMARY))
+
+format-notebooks: $(STAMP)  ## ruff format notebook code cells to 88 columns (NB=path: one notebook); lists lines to wrap by hand
+	$(PY) tools/format_notebooks.py $(NB)
 
 $(LAB_SETTINGS): tools/lab/overrides.json $(STAMP)
 	@mkdir -p $(dir $@)

@@ -18,6 +18,9 @@ Benchmarks
 ``construction``
     Evaluating the explicit 2-D construction of Chapter 4: time per point as the grid size
     N and the number of points grow.
+``wells``
+    The exact flow of a polytope well (:func:`flowapprox.wells.well_flow`, all points at
+    once) against its former implementation, :func:`flowapprox.pl_flow` point by point.
 
 Results go to ``_build/bench.json``; ``--record`` also rewrites the committed
 ``benchmarks/results.md`` that the book's performance appendix includes.
@@ -39,6 +42,7 @@ import torch
 import torchdiffeq
 
 import flowapprox as fa
+from flowapprox.splitting import RidgeSum
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,10 +175,48 @@ def bench_construction(repeats: int) -> list[dict]:
     return rows
 
 
+def _well_flow_point_by_point(well: RidgeSum, x: torch.Tensor, t: float) -> torch.Tensor:
+    """The former well_flow: one pl_flow per point (tests/test_wells.py has the same)."""
+    d = well.v[0]
+    offsets = x @ well.w.T + well.b
+    slopes = (well.w @ d)[:, None]
+    start = torch.zeros(1, dtype=x.dtype)
+    travel = [
+        fa.pl_flow(
+            RidgeSum(torch.ones_like(slopes), slopes, offsets[i], "relu").to_piecewise_linear(),
+            start,
+            t,
+        )[0]
+        for i in range(x.shape[0])
+    ]
+    return x + torch.stack(travel)[:, None] * d
+
+
+def bench_wells(repeats: int) -> list[dict]:
+    """Point-by-point pl_flow / vectorised well_flow on the triangle well of Chapter 2."""
+    well = fa.wells.polytope_well(
+        torch.tensor([[0.0, -1.0], [-1.0, 1.0], [1.0, 1.0]]),
+        torch.tensor([0.5, 1.0, 1.0]),
+        torch.tensor([1.0, -1.0]),
+    )
+    gen = torch.Generator().manual_seed(3)
+    rows = []
+    for batch in (100, 1_000):
+        x = 4 * torch.rand(batch, 2, generator=gen) - 2
+        result = side_by_side(
+            lambda x=x: _well_flow_point_by_point(well, x, 1.0),
+            lambda x=x: fa.wells.well_flow(well, x, 1.0),
+            repeats=repeats,
+        )
+        rows.append({"name": "pl_flow point by point / well_flow", "batch": batch, **result})
+    return rows
+
+
 BENCHMARKS = {
     "engine": bench_engine,
     "closed-form": bench_closed_form,
     "construction": bench_construction,
+    "wells": bench_wells,
 }
 
 

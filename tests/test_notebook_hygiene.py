@@ -115,8 +115,12 @@ NUMBERED_HEADING = re.compile(r"(?m)^#{2,6} \d+(\.\d+)*\.? ")
 #: The book's code line length in notebooks (pages show 88 characters without scrolling).
 CODE_LINE_LENGTH = 88
 #: Notebooks whose code cells still have longer lines / whose headings are still numbered
-#: (owned by other changes in flight); empty these sets as they are fixed.
-LONG_LINES_PENDING = {p.relative_to(ROOT).as_posix() for p in NOTEBOOKS}
+#: (owned by other changes in flight); empty these sets as they are fixed. Code cells are
+#: formatted with `make format-notebooks` (tools/format_notebooks.py).
+LONG_LINES_PENDING = {
+    "chapters/04-universal-approximation/construction.ipynb",
+    "chapters/04-universal-approximation/generality.ipynb",
+}
 NUMBERED_HEADINGS_PENDING: set[str] = set()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -177,6 +178,94 @@ def test_convergence_rejects_mismatched_data(res, err):
     _, ax = plotting.figure()
     with pytest.raises(ValueError, match="resolution and errors must be 1-D of equal length"):
         plotting.plot_convergence(ax, res, err)
+
+
+def _tick_labels(ax, which):
+    """(text, window extent) of the drawn, non-empty tick labels of one axis, in view."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = sorted(axis.get_view_interval())
+    return [(t.label1.get_text(), t.label1.get_window_extent(renderer))
+            for t in axis.get_major_ticks() + axis.get_minor_ticks()
+            if t.label1.get_visible() and t.label1.get_text()
+            and lo * (1 - 1e-9) <= t.get_loc() <= hi * (1 + 1e-9)]
+
+
+def _overlapping(labels):
+    return [(a, b) for i, (a, box_a) in enumerate(labels) for b, box_b in labels[i + 1:]
+            if box_a.overlaps(box_b)]
+
+
+# Short spans (under about a decade) on which matplotlib labels minor ticks, the book's
+# Chapter 4 case first (depths 2..16, errors 0.03..0.2), and a span of a tenth of a decade.
+SPANS = [((2, 16), (0.03, 0.2)), ((10, 70), (2e-3, 1.5e-2)), ((8, 40), (0.5, 0.9)),
+         ((3, 9), (0.11, 0.19)), ((20, 22), (1.0, 10.0)), ((1, 1000), (1e-6, 1e-1))]
+
+
+def test_plain_matplotlib_labels_collide_on_a_short_span():
+    """The defect: on plain matplotlib axes, minor labels of a short log axis overlap."""
+    _, ax = plt.subplots(figsize=plotting.PANEL_SIZE, dpi=plotting.DPI)
+    ax.loglog([2, 16], [0.2, 0.03])
+    assert _overlapping(_tick_labels(ax, "x"))
+
+
+@pytest.mark.parametrize(("xspan", "yspan"), SPANS)
+@pytest.mark.parametrize("size", [plotting.PANEL_SIZE, (2.5, 2.0)])
+def test_convergence_tick_labels_do_not_overlap(xspan, yspan, size):
+    fig, ax = plotting.figure()
+    fig.set_size_inches(*size)
+    x, y = np.geomspace(*xspan, 5), np.geomspace(*yspan, 5)[::-1]
+    plotting.plot_convergence(ax, x, y, fit=fit_loglog(x, y), label="a")
+    for which in "xy":
+        labels = _tick_labels(ax, which)
+        assert len(labels) >= 2, (which, [t for t, _ in labels])
+        assert not _overlapping(labels), (which, _overlapping(labels))
+
+
+def test_tick_labels_follow_later_limits_and_series():
+    """Labels are chosen at draw time: another series or new limits keep them apart."""
+    _, ax = plotting.figure()
+    plotting.plot_convergence(ax, [20, 40, 80], [0.1, 0.05, 0.025])
+    plotting.plot_convergence(ax, [2, 4, 8], [0.2, 0.1, 0.05])
+    ax.set_ylim(0.02, 0.3)
+    for which in "xy":
+        labels = _tick_labels(ax, which)
+        assert len(labels) >= 2 and not _overlapping(labels), which
+    # Only one power of ten (10) in view on x: multiples of it are labelled as well.
+    assert any("times" in t for t, _ in _tick_labels(ax, "x"))
+
+
+def test_only_powers_of_ten_are_labelled_when_two_are_in_view():
+    _, ax = plotting.figure()
+    plotting.plot_convergence(ax, [1, 30, 1000], [1e-1, 1e-3, 1e-6])
+    for which in "xy":
+        texts = [t for t, _ in _tick_labels(ax, which)]
+        assert len(texts) >= 2 and not any("times" in t for t in texts), texts
+
+
+def test_tick_labels_survive_a_later_loglog_call():
+    """Chapter 4's generality figure: plot_convergence, then ax.loglog (which resets scales)."""
+    fig, axes = plotting.figure(2)
+    for ax, cells in zip(axes, ([2, 4, 8, 16], [4, 8, 16, 32, 64])):
+        errors = 0.5 / np.asarray(cells, dtype=float)
+        plotting.plot_convergence(ax, cells, errors, fit=fit_loglog(cells, errors))
+        ax.loglog(cells, 1.01 * errors, ls=":")
+        ax.semilogy()
+    for ax in axes:
+        for which in "xy":
+            labels = _tick_labels(ax, which)
+            assert len(labels) >= 2 and not _overlapping(labels), (which, labels)
+
+
+def test_label_log_ticks_leaves_linear_axes_alone():
+    _, ax = plotting.figure()
+    ax.set_yscale("log")
+    before = ax.xaxis.get_major_formatter()
+    assert plotting.label_log_ticks(ax) is ax
+    assert ax.xaxis.get_major_formatter() is before
+    assert ax.yaxis.get_major_formatter() is not before
 
 
 def test_figures_render_to_png(tmp_path):

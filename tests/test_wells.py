@@ -148,6 +148,62 @@ def test_lower_bound_without_contraction():
     assert torch.allclose((well_flow(stripe, x, 2.0) - x).norm(dim=1), bound, atol=1e-14)
 
 
+def _well_flow_point_by_point(well, x, t):
+    """The former implementation of well_flow: pl_flow on each point's line, in a loop."""
+    d = well.v[0]
+    offsets = x @ well.w.T + well.b
+    slopes = (well.w @ d)[:, None]
+    start = torch.zeros(1, dtype=x.dtype)
+    travel = [pl_flow(RidgeSum(torch.ones_like(slopes), slopes, offsets[i], "relu")
+                      .to_piecewise_linear(), start, t)[0] for i in range(x.shape[0])]
+    return x + torch.stack(travel)[:, None] * d
+
+
+def _random_well(generator, m, n):
+    """A ReLU sum d * sum_j relu(w_j.x + b_j) with random data (its zero set may be unbounded)."""
+    normals = torch.randn(m, n, generator=generator, dtype=torch.float64)
+    offsets = torch.randn(m, generator=generator, dtype=torch.float64)
+    direction = torch.randn(n, generator=generator, dtype=torch.float64)
+    return RidgeSum(direction.expand(m, n).clone(), normals, offsets, "relu")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_well_flow_equals_the_point_by_point_solution(seed):
+    """Vectorised well_flow = pl_flow point by point, to round-off, on random wells."""
+    generator = torch.Generator().manual_seed(seed)
+    m, n = [(1, 1), (2, 2), (3, 2), (4, 2), (6, 3), (5, 4)][seed]
+    well = _random_well(generator, m, n)
+    x = 3 * torch.randn(300, n, generator=generator, dtype=torch.float64)
+    # Points on the faces w_j.x + b_j = 0 (moved there along w_j) and on a kink's line.
+    j = torch.arange(40) % m
+    w, b = well.w[j], well.b[j]
+    face = x[:40] - ((x[:40] * w).sum(1) + b)[:, None] * w / (w * w).sum(1)[:, None]
+    x = torch.cat([x, face])
+    for t in (0.0, 0.3, 2.0):
+        expected = _well_flow_point_by_point(well, x, t)
+        got = well_flow(well, x, t)
+        assert torch.allclose(got, expected, rtol=1e-12, atol=1e-12), (t, (got - expected).abs().max())
+    assert torch.equal(well_flow(well, x, 0.0), x)
+
+
+@pytest.mark.parametrize("make", [lambda: box_well([-1.0, -0.5], [1.0, 0.5], direction=[1.0, 0.5]),
+                                  triangle_well,
+                                  lambda: box_well([-1.0, -1.0], [1.0, 1.0], direction=[-1.0, -0.5])])
+def test_well_flow_on_a_grid_with_its_edges_equals_the_point_by_point_solution(make):
+    """Dyadic grid: points exactly on the well's boundary and on the kinks of the lines."""
+    well, x = make(), dyadic_plane()
+    for t in (0.0, 0.5, 1.0, 4.0):
+        assert torch.allclose(well_flow(well, x, t), _well_flow_point_by_point(well, x, t),
+                              rtol=1e-12, atol=1e-12)
+    inside = displacement_lower_bound(well, x, 1.0) == 0  # in the well or on its boundary
+    assert bool(inside.any())
+    assert torch.equal(well_flow(well, x, 1.0)[inside], x[inside])
+
+
+def test_well_flow_of_no_points():
+    assert well_flow(triangle_well(), torch.zeros(0, 2, dtype=torch.float64), 1.0).shape == (0, 2)
+
+
 def test_well_flow_and_bound_reject_bad_input():
     with pytest.raises(ValueError, match="share one direction"):
         displacement_lower_bound(interval_well(-1.0, 1.0), torch.zeros(2, 1), 1.0)

@@ -110,7 +110,7 @@ EDITS: dict[str, NotebookEdits] = {
     CH2: NotebookEdits(
         parameters={
             "max_rounds = 256  # largest number k of splitting rounds (k = 2, 4, ..., max_rounds)":
-                "max_rounds = 256  # largest number k of splitting rounds: k runs over 2, 4, 8, ... up to it",
+                "max_rounds = 256  # largest number k of splitting rounds: k runs over 2, 4, 8, ...",
             "fit_from = 8  # observed orders are fitted on k >= fit_from":
                 "fit_from = 8  # observed orders are fitted on the rounds k from fit_from on",
         },

@@ -19,17 +19,23 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from cycler import cycler
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis, XAxis
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import text_to_path
+from matplotlib.ticker import LogFormatterSciNotation
 from torch import Tensor
 
 from ._validation import check_box, check_positive_int, check_tensor
@@ -94,7 +100,8 @@ def figure(
     if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
         raise ValueError(f"name must match {_NAME.pattern!r}, got {name!r}")
     size = (PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows)
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, dpi=DPI, squeeze=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, dpi=DPI, squeeze=True,
+                             subplot_kw={"axes_class": _BookAxes})
     _FIGURES.append((name, fig))
     return fig, axes
 
@@ -232,6 +239,132 @@ def plot_convergence(
         ax.loglog(res, fit(res), ls="--", color=line.get_color(), lw=1.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    label_log_ticks(ax)
+    return ax
+
+
+class _SpacedLogLabels(LogFormatterSciNotation):
+    """Log-axis tick labels that never collide, chosen at each draw for the drawn size.
+
+    The major formatter labels the powers of ten that fit. The minor formatter labels
+    nothing while two major labels are in view; otherwise it adds labels at the multiples
+    5, 2 and 3 (in that order) where they keep clear of the labels already placed, and, if
+    that still leaves fewer than two labels, evenly spaced labels among the other ticks (at
+    most :attr:`MOST` labels in all). Extents are measured from the label text (no renderer
+    needed) and positions from the axis' current view interval and size, so the choice
+    holds for any later limits, panel size or resolution.
+    """
+
+    #: Order in which the multiples ``c`` of ``c * 10**k`` are labelled (first pass).
+    RANK = {1: 0, 5: 1, 2: 2, 3: 3}
+    #: Clearance between neighbouring labels, in points.
+    PAD = 6.0
+    #: At most this many labels on an axis when the second pass is needed.
+    MOST = 4
+
+    def __init__(self, *, minor: bool) -> None:
+        super().__init__(labelOnlyBase=False)
+        self.minor = minor
+        self.placed: list[tuple[float, float]] = []  # (position, extent) in points
+        self.labelled: list[float] | None = None  # None: label every tick (no axis yet)
+
+    def set_locs(self, locs: Any = None) -> None:
+        self._sublabels = None  # the parent's thinning is replaced by the one below
+        self.placed, self.labelled = [], []
+        axis = self.axis
+        if not isinstance(axis, Axis) or locs is None or len(locs) == 0:
+            self.labelled = None
+            return
+        vmin, vmax = sorted(axis.get_view_interval())
+        if not (vmin > 0 and vmax > vmin):
+            self.labelled = None
+            return
+        horizontal = isinstance(axis, XAxis)
+        bbox = axis.axes.bbox
+        length = (bbox.width if horizontal else bbox.height) * 72.0 / axis.axes.figure.dpi
+        scale = length / math.log10(vmax / vmin)  # points per decade
+        if self.minor:
+            major = axis.major.formatter
+            self.placed = list(major.placed) if isinstance(major, _SpacedLogLabels) else []
+            if len(self.placed) >= 2:
+                return
+        font = FontProperties(
+            size=mpl.rcParams["xtick.labelsize" if horizontal else "ytick.labelsize"])
+        ticks: list[tuple[float, float, float]] = []  # (value, position, extent)
+        for x in sorted(x for x in locs if vmin * (1 - 1e-9) <= x <= vmax * (1 + 1e-9)):
+            text = super().__call__(x)
+            if text:
+                width, height, _ = text_to_path.get_text_width_height_descent(
+                    text, font, ismath=text.startswith("$"))
+                ticks.append((x, math.log10(x / vmin) * scale, width if horizontal else height))
+
+        def clear(chosen: list[tuple[float, float, float]]) -> bool:
+            spots = self.placed + [(p, e) for _, p, e in chosen]
+            spots.sort()
+            return all(b[0] - a[0] >= (a[1] + b[1]) / 2 + self.PAD
+                       for a, b in zip(spots, spots[1:]))
+
+        first = sorted((t for t in ticks if self._rank(t[0]) is not None),
+                       key=lambda t: (self._rank(t[0]), t[0]))
+        for tick in first:
+            if clear([tick]):
+                self._place([tick])
+        rest = [t for t in ticks if t[0] not in self.labelled]
+        if len(self.placed) < 2 and rest:
+            for stride in range(1, len(rest) + 1):
+                chosen = rest[(len(rest) - 1) % stride // 2::stride]  # centred
+                if len(self.placed) + len(chosen) <= self.MOST and clear(chosen):
+                    self._place(chosen)
+                    break
+
+    def _place(self, ticks: list[tuple[float, float, float]]) -> None:
+        self.placed.extend((p, e) for _, p, e in ticks)
+        assert self.labelled is not None
+        self.labelled.extend(x for x, _, _ in ticks)
+
+    def _rank(self, x: float) -> int | None:
+        """Rank of a tick at ``c * 10**k`` with ``c`` in :attr:`RANK`, else None."""
+        coefficient = x / 10.0 ** math.floor(math.log10(x) + 1e-9)
+        nearest = round(coefficient)
+        return self.RANK.get(nearest) if abs(coefficient - nearest) < 1e-6 else None
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if self.labelled is not None and not any(
+                math.isclose(x, y, rel_tol=1e-9) for y in self.labelled):
+            return ""
+        return super().__call__(x, pos)
+
+
+class _BookAxes(Axes):
+    """The axes of :func:`figure`: a log scale, however set, gets :func:`label_log_ticks`.
+
+    Setting a scale (``ax.loglog``, ``ax.semilogy``, ``ax.set_xscale("log")``) installs
+    matplotlib's default formatters again, so the book's are re-applied after each.
+    """
+
+    def set_xscale(self, value: Any, **kwargs: Any) -> None:
+        super().set_xscale(value, **kwargs)
+        label_log_ticks(self)
+
+    def set_yscale(self, value: Any, **kwargs: Any) -> None:
+        super().set_yscale(value, **kwargs)
+        label_log_ticks(self)
+
+
+def label_log_ticks(ax: Axes) -> Axes:
+    """Label the log-scaled axes of ``ax`` without overlapping tick labels.
+
+    Matplotlib labels minor ticks of an axis spanning less than about a decade, and those
+    labels (``2x10^0``, ``3x10^0``, ...) collide on a panel of the book's size. This
+    installs formatters that choose, at every draw, the labels that fit: powers of ten
+    first, then ``5``, ``2``, ``3`` and the other multiples, and no minor labels while two
+    powers of ten are in view. Linear axes are left alone. :func:`plot_convergence` calls it,
+    and the axes of :func:`figure` apply it whenever a scale is set.
+    """
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log":
+            axis.set_major_formatter(_SpacedLogLabels(minor=False))
+            axis.set_minor_formatter(_SpacedLogLabels(minor=True))
     return ax
 
 

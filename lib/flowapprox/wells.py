@@ -50,7 +50,6 @@ from ._validation import (
     check_tensor,
 )
 from .families import ACTIVATIONS
-from .piecewise import pl_flow
 from .splitting import RidgeSum
 
 
@@ -227,8 +226,10 @@ def well_flow(well: RidgeSum, x: Tensor, t: float) -> Tensor:
     The field :math:`h = d\sum_j\mathrm{relu}(w_j\cdot x+b_j)` points along :math:`d`, so a
     trajectory is the straight line :math:`x + s(t)\,d`, where
     :math:`\dot s = \sum_j\mathrm{relu}(w_j\cdot x + b_j + (w_j\cdot d)\,s)` is a
-    piecewise-linear equation on the line. It is solved exactly with
-    :func:`flowapprox.pl_flow`, point by point (a loop: use it for a few thousand points).
+    piecewise-linear equation on the line, one per point. It is solved exactly as
+    :func:`flowapprox.pl_flow` solves one such equation, piece by piece (at most one more
+    piece than the well has faces, since :math:`\dot s \ge 0` and a trajectory crosses
+    each kink once), for all points at once.
 
     Examples
     --------
@@ -243,14 +244,65 @@ def well_flow(well: RidgeSum, x: Tensor, t: float) -> Tensor:
     check_same_dtype("x", x, well.v, "the well")
     t = check_real("t", t, nonnegative=True)
     offsets = x @ well.w.T + well.b  # (batch, m)
-    slopes = (well.w @ d)[:, None]
-    ones = torch.ones_like(slopes)
-    start = torch.zeros(1, dtype=x.dtype)
-    travel = torch.stack([
-        pl_flow(RidgeSum(ones, slopes, offsets[i], "relu").to_piecewise_linear(), start, t)[0]
-        for i in range(x.shape[0])
-    ])
+    travel = _relu_line_flow(well.w @ d, offsets, t)
     return x + travel[:, None] * d
+
+
+def _relu_line_flow(slopes: Tensor, offsets: Tensor, t: float) -> Tensor:
+    r"""Time-``t`` solutions :math:`s_i(t)` of :math:`\dot s = \sum_j\mathrm{relu}(a_j s + c_{ij})`,
+    :math:`s_i(0) = 0`, for slopes ``a`` of shape ``(m,)`` and offsets ``c`` of shape
+    ``(batch, m)``: :func:`flowapprox.pl_flow`'s piecewise solution with one field per row.
+
+    The field is non-negative, so every point moves right (or stays, on a zero) and crosses
+    each kink :math:`-c_{ij}/a_j` at most once. Within a piece the field is affine with
+    slope :math:`\sum a_j` over the neurons active there (read off the kinks, so that a
+    point that has just reached a kink sees the piece beyond it).
+    """
+    a = slopes[None, :]
+    has_kink = a != 0
+    kinks = torch.where(has_kink, -offsets / torch.where(has_kink, a, torch.ones_like(a)),
+                        math.inf)
+    y = torch.zeros(offsets.shape[0], dtype=offsets.dtype)
+    remaining = torch.full_like(y, t)
+    for _ in range(slopes.numel() + 2):
+        velocity = torch.relu(y[:, None] * a + offsets).sum(dim=1)
+        active = (remaining > 0) & (velocity > 0)
+        if not bool(active.any()):
+            break
+        ahead = kinks > y[:, None]
+        end = torch.where(ahead, kinks, math.inf).min(dim=1).values
+        on = ((a > 0) & ~ahead) | ((a < 0) & ahead)  # neurons active on (y, end)
+        slope = (a * on).sum(dim=1)
+        # The rest is pl_flow's step for a point moving right (see _pl_flow).
+        flat = slope == 0
+        safe_slope = torch.where(flat, torch.ones_like(slope), slope)
+        zero = y - velocity / safe_slope
+        offset = y - zero
+        finite_end = torch.isfinite(end)
+        safe_end = torch.where(finite_end, end, y)
+        safe_offset = torch.where(offset != 0, offset, torch.ones_like(offset))
+        ratio = (safe_end - zero) / safe_offset
+        valid = finite_end & (offset != 0) & (ratio > 0) & ~flat
+        log_ratio = torch.log(torch.where(valid, ratio, torch.ones_like(ratio)))
+        reach_exp = torch.where(valid, log_ratio / safe_slope, math.inf)
+        reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
+        safe_velocity = torch.where(active, velocity, torch.ones_like(velocity))
+        reach = torch.where(flat, (safe_end - y) / safe_velocity, reach_exp)
+        reach = torch.where(finite_end, reach, torch.full_like(reach, math.inf))
+        step = torch.minimum(remaining, reach)
+        growth = torch.exp(torch.where(flat, torch.zeros_like(slope), slope) * step)
+        grown = torch.where(offset == 0, y, zero + offset * growth)
+        moved = torch.where(flat, y + velocity * step, grown)
+        arrived = reach <= remaining
+        y = torch.where(active, torch.where(arrived, end, moved), y)
+        if not bool(torch.isfinite(y).all()):
+            raise FloatingPointError(
+                f"well_flow overflowed: the exact flow leaves the floating-point range before "
+                f"time t={t}; use a smaller t"
+            )
+        remaining = torch.where(active, remaining - step, remaining)
+        remaining = torch.where(active & ~arrived, torch.zeros_like(remaining), remaining)
+    return y
 
 
 def least_squares_ridge_sum(
