@@ -225,3 +225,61 @@ def test_the_library_works_without_ipywidgets() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True)
     assert "need ipywidgets" in done.stdout
+
+
+# ------------------------------------------------- the static alternative on the book pages
+
+
+def test_figure_png_closes_the_figure_and_can_reduce_the_palette() -> None:
+    sizes = []
+    for palette in (False, True):
+        view = explorers.construction_view("x1 * x2", cells=2)
+        png = plotting.figure_png(view.figure, palette=palette)
+        assert png.startswith(PNG) and not plt.fignum_exists(view.figure.number)
+        sizes.append(len(png))
+    assert sizes[1] < sizes[0]
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        plotting.figure_png("figure")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        plotting.close_figure(None)  # type: ignore[arg-type]
+
+
+def test_glued_png_reads_a_figure_glued_without_display(tmp_path: Any) -> None:
+    import base64
+
+    import nbformat
+
+    from tools.book_ext import GLUE_PNG, glued_png
+
+    png = plotting.figure_png(explorers.construction_view("x2", cells=2).figure, palette=True)
+    output = nbformat.v4.new_output(
+        "display_data", data={GLUE_PNG: base64.b64encode(png).decode()},
+        metadata={"scrapbook": {"name": "ch00-key", "mime_prefix": GLUE_PNG[:-9]}})
+    cell = nbformat.v4.new_code_cell("glue(...)", outputs=[output])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    assert glued_png(path, "ch00-key") == png
+    assert glued_png(path, "ch00-other") is None
+
+
+@pytest.mark.parametrize(("page", "notebook", "keys"), [
+    ("chapters/02-flows-and-control-families/index.md",
+     "chapters/02-flows-and-control-families/experiments.ipynb",
+     ["ch02-splitting-k2", "ch02-splitting-k8", "ch02-splitting-k32"]),
+    ("chapters/04-universal-approximation/index.md",
+     "chapters/04-universal-approximation/construction.ipynb",
+     ["ch04-stages-short", "ch04-stages-medium", "ch04-stages-scheduled"]),
+])
+def test_chapter_pages_show_glued_explorer_figures_in_tabs(page: str, notebook: str,
+                                                           keys: list[str]) -> None:
+    from pathlib import Path
+
+    from tools.book_ext import glued_png
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / page).read_text(encoding="utf-8")
+    assert "::::{tab-set}" in text and text.count(":::{tab-item}") == len(keys)
+    for key in keys:
+        assert f"{{glued-figure}} {Path(notebook).name}::{key}\n" in text
+        png = glued_png(root / notebook, key)
+        assert png is not None and png.startswith(PNG)
