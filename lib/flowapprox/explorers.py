@@ -184,7 +184,7 @@ def _check_node(node: ast.AST, variables: tuple[str, ...], name: str) -> None:
 def parse_target(text: object, dim: int = 2, *, name: str = "target") -> TypedTarget:
     """Parse a formula typed by the reader into a target function, safely.
 
-    The formula is parsed with :mod:`ast` and checked against a whitelist: real numbers,
+    The formula is parsed with Python's ``ast`` module and checked against a whitelist: real numbers,
     the coordinates (``x1``, ``x2`` in 2-D; ``x`` or ``x1`` in 1-D), the constants ``pi``
     and ``e``, the operators ``+ - * / ** %``, and calls of :data:`FUNCTIONS` (``sin``,
     ``cos``, ``exp``, ``abs``, ``tanh``, ``sqrt``, ...; also written ``np.sin`` or
@@ -372,7 +372,7 @@ def splitting_view(
 ) -> View:
     r"""Chapter 2: Lie-Trotter and Strang splitting of a random ridge sum.
 
-    The field is a random sum of ``neurons`` ridge neurons (:class:`splitting.RidgeSum`,
+    The field is a random sum of ``neurons`` ridge neurons (:class:`flowapprox.splitting.RidgeSum`,
     weights ``v`` scaled by :math:`3/N` as in the chapter's notebook). Left: the largest
     error over a :math:`5\times5` grid of :math:`[-1,1]^2` of the splitting flow with
     :math:`k` rounds against :math:`k = 2, 4, \dots,` ``max_rounds``, with the orders fitted
@@ -457,7 +457,7 @@ def one_dimension_view(
     :math:`t = T/4, T/2, T` and the step map they approach
     (:prf:ref:`ch3-prop-collapse`). Right: the PL interpolant of an increasing ``target`` on
     :math:`[-1,1]` with ``pieces`` pieces, represented exactly by ReLU neuron flows
-    (:func:`monotone.represent_increasing_pl`), built up one neuron at a time
+    (:func:`flowapprox.monotone.represent_increasing_pl`), built up one neuron at a time
     (:prf:ref:`ch3-thm-exact`).
 
     Parameters
@@ -531,7 +531,7 @@ def construction_view(
 ) -> View:
     r"""Chapter 4: the stages of the explicit construction for a typed target on :math:`[0,1]^2`.
 
-    Builds :func:`construction.construct` for ``target`` with :math:`N\times N` cells and
+    Builds :func:`flowapprox.construction.construct` for ``target`` with :math:`N\times N` cells and
     shows 1024 points of the square, coloured by the target, before and after each stage
     (:prf:ref:`ch4-def-construction`), and the approximant :math:`g\circ\varphi` on a grid.
     The summary gives the neurons, horizon, time cost and :math:`L^2` errors of the
@@ -544,7 +544,7 @@ def construction_view(
     cells
         :math:`N\in[1, 32]`.
     zoom_time
-        Zoom time :math:`T\in[0, 20]`; ``None``: :func:`construction.zoom_schedule`.
+        Zoom time :math:`T\in[0, 20]`; ``None``: :func:`flowapprox.construction.zoom_schedule`.
     delta
         Relative layer width :math:`\delta\in[0.01, 0.5]`.
     seed
