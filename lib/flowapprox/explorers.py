@@ -184,12 +184,13 @@ def _check_node(node: ast.AST, variables: tuple[str, ...], name: str) -> None:
 def parse_target(text: object, dim: int = 2, *, name: str = "target") -> TypedTarget:
     """Parse a formula typed by the reader into a target function, safely.
 
-    The formula is parsed with Python's ``ast`` module and checked against a whitelist: real numbers,
-    the coordinates (``x1``, ``x2`` in 2-D; ``x`` or ``x1`` in 1-D), the constants ``pi``
-    and ``e``, the operators ``+ - * / ** %``, and calls of :data:`FUNCTIONS` (``sin``,
-    ``cos``, ``exp``, ``abs``, ``tanh``, ``sqrt``, ...; also written ``np.sin`` or
-    ``torch.sin``). Nothing else is accepted: no attributes, subscripts, lambdas or other
-    names, so no Python code is ever run. The checked tree is evaluated with torch.
+    The formula is parsed with Python's ``ast`` module and checked against a whitelist:
+    real numbers, the coordinates (``x1``, ``x2`` in 2-D; ``x`` or ``x1`` in 1-D), the
+    constants ``pi`` and ``e``, the operators ``+ - * / ** %``, and calls of
+    :data:`FUNCTIONS` (``sin``, ``cos``, ``exp``, ``abs``, ``tanh``, ``sqrt``, ...; also
+    written ``np.sin`` or ``torch.sin``). Nothing else is accepted: no attributes,
+    subscripts, lambdas or other names, so no Python code is ever run. The checked tree is
+    evaluated with torch.
 
     Parameters
     ----------
@@ -633,7 +634,7 @@ def _slider(kind: str, value: float, lower: float, upper: float, step: float,
     widgets = _widgets()
     cls = widgets.IntSlider if kind == "int" else widgets.FloatSlider
     return cls(value=value, min=lower, max=upper, step=step, description=description,
-               continuous_update=False)
+               continuous_update=False, style={"description_width": "initial"})
 
 
 def depth_explorer() -> Any:
@@ -642,7 +643,7 @@ def depth_explorer() -> Any:
     return explorer(depth_view, {
         "depth": _slider("int", 4, 4, 128, 4, "depth"),
         "method": widgets.Dropdown(options=list(METHODS), value="euler",
-                                   description="method"),
+                                   description="method", layout=widgets.Layout(width="14em")),
         "horizon": _slider("float", 2.0, 0.5, 6.0, 0.25, "horizon T"),
     }, "Chapter 1: a ResNet of depth D against the flow of the same control")
 
