@@ -114,6 +114,7 @@ def test_parse_target_accepts_one_dimensional_points_in_one_dimension() -> None:
     "lambda: 0", "[x1]", "x1[0]", "y", "sin(x=x1)", "sin(x1, x2)", "os.sin(x1)",
     "x1 if x2 else 0", "x1 < x2", "'text'", "1j * x1", "True", "(x1 := 2)", "", "x1 +",
     "x1" + " + x1" * 100, "sin(" * 200 + "x1" + ")" * 200, "f'{x1}'", "x1 @ x2",
+    "1e999 * x1", "x1 + ...", "{x1}", "x1.real", "sin", "x1 and x2", "not x1",
 ])
 def test_parse_target_rejects_everything_else(text: str) -> None:
     with pytest.raises(ValueError, match="target"):
@@ -132,6 +133,8 @@ def test_parse_target_names_the_argument_and_checks_types() -> None:
         f(torch.zeros(3, 3))
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         f([[0.0, 0.0]])
+    with pytest.raises(TypeError, match="x must have a floating dtype"):
+        f(torch.zeros(3, 2, dtype=torch.int64))
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -112,6 +112,8 @@ class TypedTarget:
     def __call__(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must have a floating dtype, got {x.dtype}")
         points = x[:, None] if (self.dim == 1 and x.ndim == 1) else x
         if points.ndim != 2 or points.shape[1] != self.dim:
             raise ValueError(f"x must have shape (batch, {self.dim}), got {tuple(x.shape)}")
@@ -148,6 +150,8 @@ def _check_node(node: ast.AST, variables: tuple[str, ...], name: str) -> None:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ValueError(f"{name} may contain only real numbers, got {node.value!r}")
+        if not math.isfinite(node.value):
+            raise ValueError(f"{name} may contain only finite numbers, got {node.value!r}")
     elif isinstance(node, ast.Name):
         if node.id not in variables and node.id not in CONSTANTS:
             raise ValueError(f"{name} may use only the names {allowed_names} and the "
