@@ -16,7 +16,9 @@ BOOTSTRAP_PYTHON := $(shell command -v python3.11 || command -v python3)
 KERNEL_NAME    := flowapprox
 KERNEL_DISPLAY := Python (flowapprox)
 
-NOTEBOOKS  := $(sort $(wildcard chapters/*/*.ipynb))
+# Chapter notebooks; the explorers (chapters/*/explore.ipynb, committed without outputs, opened
+# by `make lab`) are neither executed nor compared.
+NOTEBOOKS  := $(sort $(filter-out %/explore.ipynb,$(wildcard chapters/*/*.ipynb)))
 # JupyterLab settings shipped with the environment (no news pop-up, no extension manager).
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Extra flags for `make lab`, e.g. LAB_ARGS="--ip=0.0.0.0 --no-browser" in a container.

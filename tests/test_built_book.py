@@ -111,3 +111,21 @@ def test_the_theory_map_lists_results_with_objects_and_claims(ledger: _Rows) -> 
             assert name in shown, f"the theory map lacks {name}"
     supported = {label for _, claim in recorded_claims() for label in claim.get("supports", [])}
     assert supported and all(label in shown for label in supported)
+
+
+@pytest.mark.parametrize("page", ["chapters/02-flows-and-control-families/index.html",
+                                  "chapters/04-universal-approximation/index.html"])
+def test_chapter_pages_show_the_explorers_figures_in_tabs(page: str) -> None:
+    """Tabs (sphinx-design) over figures glued by the notebooks; every image file exists."""
+    import re
+
+    path = HTML / page
+    if not path.exists():
+        pytest.skip("no built book (run make html)")
+    text = path.read_text(encoding="utf-8")
+    assert text.count('class="sd-tab-content') == 3, "three tabs expected"
+    images = re.findall(r'<img alt="[^"]+" src="([^"]+/[0-9a-f]{64}\.png)"', text)
+    assert len(images) >= 3
+    for src in images:
+        assert (path.parent / src).resolve().is_file(), f"{page}: missing image {src}"
+    assert not list(HTML.glob("chapters/*/explore.html")), "explorers are not pages"

@@ -73,7 +73,9 @@ def test_no_module_imports_another_modules_private_names(path):
         assert not private, f"{path.name} imports private names {private} from {module}"
 
 
-DOMAIN = sorted(set(PUBLIC) - {"plotting", "reproducibility", "claims"})
+#: Presentation modules: they may import plotting (explorers draws its views with it).
+PRESENTATION = {"plotting", "reproducibility", "claims", "explorers"}
+DOMAIN = sorted(set(PUBLIC) - PRESENTATION)
 
 
 @pytest.mark.parametrize("name", DOMAIN)
@@ -81,6 +83,12 @@ def test_domain_modules_do_not_import_plotting_or_matplotlib(name):
     imports = _imports(LIB / f"{name}.py")
     bad = [m for m, _ in imports if m == "plotting" or m.startswith("matplotlib")]
     assert not bad, f"flowapprox.{name} imports {bad}; figures belong in flowapprox.plotting"
+
+
+@pytest.mark.parametrize("name", sorted(PRESENTATION - {"plotting"}))
+def test_only_plotting_imports_matplotlib(name):
+    bad = [m for m, _ in _imports(LIB / f"{name}.py") if m.startswith("matplotlib")]
+    assert not bad, f"flowapprox.{name} imports {bad}; only flowapprox.plotting may"
 
 
 def test_public_submodules_import():
@@ -94,6 +102,7 @@ CORE = {"_types", "_validation", "claims", "controls", "cost", "families", "flow
         "models", "piecewise", "plotting", "reproducibility", "training"}
 CHAPTER = {"splitting": 2, "wells": 2, "monotone": 3, "node1d": 3, "collapse": 3,
            "construction": 4, "profiles": 4, "baselines": 4, "node": 4, "examples": 4,
+           "explorers": 4,
            "obstructions": 5, "annuli": 5, "rates": 6, "interpolation": 7}
 
 

@@ -144,3 +144,62 @@ def test_code_lines_fit_the_page(notebook: Path) -> None:
     if long and name in LONG_LINES_PENDING:
         pytest.xfail(f"{name}: {len(long)} code lines over {CODE_LINE_LENGTH} characters")
     assert not long, f"{name}: code lines over {CODE_LINE_LENGTH} characters: {long[:3]}"
+
+
+# ------------------------------------------------------------------------------- explorers
+
+from tools.notebooks import EXPLORER_NAME, discover_explorers, explorer_problems  # noqa: E402
+
+EXPLORERS = discover_explorers(ROOT)
+EXPLORER_PARAMS = [pytest.param(p, id=p.relative_to(ROOT).as_posix()) for p in EXPLORERS]
+
+
+def test_chapters_one_to_four_have_an_explorer_outside_the_book() -> None:
+    chapters = sorted(p.parent.name[:2] for p in EXPLORERS)
+    assert chapters == ["01", "02", "03", "04"], chapters
+    assert all(p not in NOTEBOOKS for p in EXPLORERS), "explorers are not chapter notebooks"
+    config = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    assert f"chapters/*/{EXPLORER_NAME}" in config, "exclude the explorers from the book"
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    assert "explore" not in toc
+    start = nbformat.read(ROOT / "start-here.ipynb", as_version=4)
+    links = "\n".join(c.source for c in start.cells)
+    missing = [p for p in EXPLORERS if f"({p.relative_to(ROOT).as_posix()})" not in links]
+    assert not missing, f"start-here.ipynb does not link {missing}"
+
+
+@pytest.mark.parametrize("notebook", EXPLORER_PARAMS)
+def test_explorer_hygiene(notebook: Path) -> None:
+    """Committed without outputs, the book's kernel, a builder of flowapprox.explorers."""
+    problems = explorer_problems(notebook)
+    assert not problems, f"{notebook.relative_to(ROOT)}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("notebook", EXPLORER_PARAMS)
+def test_explorer_code_and_markdown(notebook: Path) -> None:
+    nb = nbformat.read(notebook, as_version=4)
+    long = [line for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()
+            if len(line) > CODE_LINE_LENGTH]
+    assert not long, f"code lines over {CODE_LINE_LENGTH} characters: {long[:3]}"
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    bad = sorted({m.group(0) for text in markdown for m in LAB_UNRENDERABLE.finditer(text)})
+    assert not bad and not any("{glue" in text for text in markdown), bad
+    assert markdown and markdown[0].startswith("# "), "an explorer starts with its title"
+
+
+def test_explorer_problems_reject_outputs(tmp_path: Path) -> None:
+    nb = nbformat.read(EXPLORERS[0], as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.execution_count = 1
+    code.outputs = [nbformat.v4.new_output("stream", text="hello\n")]
+    path = tmp_path / EXPLORER_NAME
+    nbformat.write(nb, path)
+    assert any("without outputs" in p for p in explorer_problems(path))
+
+
+def test_the_tools_never_execute_an_explorer(capsys: pytest.CaptureFixture[str]) -> None:
+    from tools import notebooks as nbt
+
+    assert nbt.main(["execute", str(EXPLORERS[0])]) == 2
+    assert "not executed by the tools" in capsys.readouterr().err
+    assert nbt.main(["check", *map(str, EXPLORERS)]) == 0

@@ -26,6 +26,9 @@ build time, so the pages can never disagree with the outputs they describe:
 
 Also: the version in every page footer, and the ``flowapprox`` bibliography style
 (author-year labels matching the in-text citations; DOI and arXiv links).
+``glued-figure``
+    A figure glued (``display=False``) in a notebook of another page, ``nb.ipynb::key``:
+    the static alternative to the explorers on the chapter pages (tabs of figures).
 ``book-status``
     One paragraph for the start page: book version, date of the committed outputs, and how
     many claims hold, linked to the ledger.
@@ -588,6 +591,73 @@ def _proof_index_generate(self: Any, docnames: Any = None) -> tuple[list[Any], b
     return list(groups.items()), False
 
 
+GLUE_PNG = "application/papermill.record/image/png"
+
+
+def glued_png(notebook: Path, key: str) -> bytes | None:
+    """The PNG bytes of the figure glued as ``key`` (``myst_nb.glue``) in ``notebook``."""
+    import base64
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name == key and GLUE_PNG in output.get("data", {}):
+                return base64.b64decode(output["data"][GLUE_PNG])
+    return None
+
+
+class GluedFigure(SphinxDirective):
+    """A figure glued (``display=False``) in another page's notebook: ``path::key``.
+
+    myst-nb's ``{glue:figure}`` reads only the page's own notebook, and its cross-page
+    ``{glue}`` role references an image file that is never written when the figure is not
+    displayed on its own page. This directive reads the committed notebook, writes the
+    PNG next to myst-nb's outputs (``_build/jupyter_execute/glued/<sha256>.png``) and makes
+    a figure of it, so HTML and LaTeX builders copy it like any image. Options: ``alt``,
+    ``name`` (a label), ``width``; the content is the caption. Used for the tabs of static
+    figures on the chapter pages (the explorers' figures for a few parameter values).
+    """
+
+    required_arguments = 1
+    has_content = True
+    option_spec = {"alt": lambda a: a, "name": lambda a: a, "width": lambda a: a}
+
+    def run(self) -> list[nodes.Node]:
+        import hashlib
+
+        path, sep, key = self.arguments[0].partition("::")
+        here = Path(self.env.doc2path(self.env.docname)).parent
+        notebook = (here / path).resolve()
+        if not sep or notebook.suffix != ".ipynb" or not notebook.is_file():
+            raise self.error(f"glued-figure: expected <notebook.ipynb>::<key>, got "
+                             f"{self.arguments[0]!r}")
+        self.env.note_dependency(str(notebook))
+        data = glued_png(notebook, key)
+        if data is None:
+            raise self.error(f"glued-figure: no figure glued as {key!r} in {path}")
+        folder = Path(self.env.srcdir) / "_build" / "jupyter_execute" / "glued"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{hashlib.sha256(data).hexdigest()}.png"
+        if not target.exists():
+            target.write_bytes(data)
+        uri = "/" + target.relative_to(Path(self.env.srcdir)).as_posix()
+        image = nodes.image(uri=uri, alt=self.options.get("alt", key))
+        if "width" in self.options:
+            image["width"] = self.options["width"]
+        figure = nodes.figure("", image)
+        self.set_source_info(figure)
+        if self.content:
+            holder = nodes.Element()
+            self.state.nested_parse(self.content, self.content_offset, holder)
+            first = holder[0]
+            if isinstance(first, nodes.paragraph):
+                figure += nodes.caption(first.rawsource, "", *first.children)
+        if "name" in self.options:
+            self.add_name(figure)
+        return [figure]
+
+
 def _latex_doctree(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """LaTeX builder only (``make pdf``): generated tables, their links, and proofs.
 
@@ -662,4 +732,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("execution-times", ExecutionTimes)
     app.add_directive("build-environment", BuildEnvironment)
     app.add_directive("book-status", BookStatus)
+    app.add_directive("glued-figure", GluedFigure)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -61,6 +61,9 @@ from papermill.exceptions import PapermillExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_GLOB = "chapters/*/*.ipynb"
+#: Interactive explorers (chapters/*/explore.ipynb): opened in JupyterLab, never executed by
+#: the tools, not pages of the book, committed without outputs (see explorer_problems).
+EXPLORER_NAME = "explore.ipynb"
 REPORT_NAME = "execution-report.json"
 DEFAULT_REPORT = ROOT / "_build" / REPORT_NAME
 DEFAULT_RUNS_DIR = ROOT / "_build" / "runs"
@@ -101,8 +104,17 @@ class NotebookToolError(Exception):
 
 
 def discover_notebooks(root: Path = ROOT) -> list[Path]:
-    """Return the chapter notebooks under ``root``, sorted (checkpoints are never matched)."""
-    return sorted(p for p in root.glob(NOTEBOOK_GLOB) if ".ipynb_checkpoints" not in p.parts)
+    """Return the chapter notebooks under ``root``, sorted (checkpoints are never matched).
+
+    The explorers (``EXPLORER_NAME``) are not chapter notebooks: see :func:`discover_explorers`.
+    """
+    return sorted(p for p in root.glob(NOTEBOOK_GLOB)
+                  if ".ipynb_checkpoints" not in p.parts and p.name != EXPLORER_NAME)
+
+
+def discover_explorers(root: Path = ROOT) -> list[Path]:
+    """Return the explorer notebooks ``chapters/*/explore.ipynb`` under ``root``, sorted."""
+    return sorted(root.glob(f"chapters/*/{EXPLORER_NAME}"))
 
 
 def display_path(path: Path) -> str:
@@ -568,6 +580,34 @@ def hygiene_problems(path: Path | str) -> list[str]:
     return problems + _metadata_problems(nb) + _tag_problems(nb) + _execution_problems(nb, path) + _output_problems(nb)
 
 
+def explorer_problems(path: Path | str) -> list[str]:
+    """Return every problem of the committed explorer notebook at ``path`` ([] if clean).
+
+    An explorer is committed *without outputs* (widget state is volatile and needs a
+    kernel): no outputs, no execution counts, no ``parameters`` cell, the book's kernelspec
+    and no volatile metadata; it builds a ``flowapprox.explorers`` widget.
+    """
+    path = Path(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # unreadable JSON or schema violation
+        return [f"not a valid notebook: {type(exc).__name__}: {exc}"]
+    problems = _metadata_problems(nb)
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for i, c in code:
+        if c.get("outputs") or c.execution_count is not None:
+            problems.append(f"{_where(i, c)}: outputs or an execution count: commit explorers "
+                            "without outputs (Edit > Clear Outputs of All Cells)")
+        if not c.source.strip():
+            problems.append(f"{_where(i, c)}: empty code cell: delete it")
+        if PARAMETERS_TAG in c.metadata.get("tags", []):
+            problems.append(f"{_where(i, c)}: an explorer has no {PARAMETERS_TAG!r} cell")
+    if not any("fa.explorers." in c.source for _, c in code):
+        problems.append("no cell calls a builder of flowapprox.explorers (fa.explorers.*)")
+    return problems
+
+
 def _metadata_problems(nb: nbformat.NotebookNode) -> list[str]:
     """Wrong kernelspec and volatile metadata that ``normalise`` would remove."""
     hint = "run `python tools/notebooks.py normalise` on it"
@@ -697,6 +737,10 @@ def cmd_execute(args: argparse.Namespace) -> int:
     notebooks = _selected(args.notebooks)
     if not notebooks:
         print(f"no notebooks to execute (nothing matches {NOTEBOOK_GLOB})")
+    explorers = [display_path(p) for p in notebooks if p.name == EXPLORER_NAME]
+    if explorers:
+        raise NotebookToolError(f"{', '.join(explorers)}: an explorer is not executed by the "
+                                "tools; open it in JupyterLab (make lab)")
     parameters = parse_parameters(args.parameters)
     validate_run(notebooks, parameters)
     # Only a run of every notebook in place (what `make book` does) writes the book's
@@ -726,10 +770,10 @@ def cmd_normalise(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``check``: print every hygiene problem; non-zero exit if there is any."""
-    notebooks = _selected(args.notebooks)
+    notebooks = _selected(args.notebooks) + ([] if args.notebooks else discover_explorers())
     bad = 0
     for path in notebooks:
-        problems = hygiene_problems(path)
+        problems = explorer_problems(path) if path.name == EXPLORER_NAME else hygiene_problems(path)
         bad += bool(problems)
         for problem in problems:
             print(f"{display_path(path)}: {problem}")

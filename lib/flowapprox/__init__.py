@@ -32,6 +32,9 @@ out), ``flowapprox.profiles`` (the construction from sigmoid, tanh or well units
 ``flowapprox.baselines`` (non-universal families),
 ``flowapprox.node`` (trained neural ODEs) and ``flowapprox.examples`` (shared targets).
 
+Explorers: ``flowapprox.explorers`` (interactive views of Chapters 1-4 for JupyterLab:
+figures for given parameters, a safe parser for typed targets, ipywidgets builders).
+
 Chapter 5: ``flowapprox.obstructions`` (certified lower bounds on sup errors) and
 ``flowapprox.annuli`` (the concentric-annuli data set and augmented neural ODEs).
 
@@ -53,6 +56,7 @@ from . import (
     construction,
     cost,
     examples,
+    explorers,
     interpolation,
     models,
     monotone,
@@ -126,6 +130,7 @@ __all__ = [
     "edge_grid",
     "environment",
     "examples",
+    "explorers",
     "fit_exponential",
     "fit_loglog",
     "flow",

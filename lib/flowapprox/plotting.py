@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -428,3 +429,39 @@ def plot_well(
     if title:
         ax.set_title(title)
     return ax
+
+
+def close_figure(fig: Figure) -> None:
+    """Close ``fig`` and drop it from the register, so ``make figures`` never exports it.
+
+    For figures that are shown some other way: as PNG bytes in a widget
+    (:func:`figure_png`) or glued into a page of the book (``myst_nb.glue``).
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    plt.close(fig)
+    _FIGURES[:] = [(name, f) for name, f in _FIGURES if f is not fig]
+
+
+def figure_png(fig: Figure, *, palette: bool = False) -> bytes:
+    """The PNG bytes of ``fig`` as the inline backend draws it; the figure is then closed.
+
+    The interactive explorers (:mod:`flowapprox.explorers`) show their figures this way, in
+    an image widget, which needs no matplotlib backend in the kernel. With ``palette`` the
+    image is reduced to 256 colours (Pillow's median cut, deterministic): two to three times
+    smaller and indistinguishable for the book's plots, for figures stored in notebooks.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    close_figure(fig)
+    if not palette:
+        return buffer.getvalue()
+    from PIL import Image  # matplotlib's own dependency
+
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    reduced = io.BytesIO()
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+        reduced, format="PNG", optimize=True)
+    return reduced.getvalue()
