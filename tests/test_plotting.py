@@ -234,7 +234,18 @@ def test_tick_labels_follow_later_limits_and_series():
         labels = _tick_labels(ax, which)
         assert len(labels) >= 2 and not _overlapping(labels), which
     # Only one power of ten (10) in view on x: multiples of it are labelled as well.
-    assert any("times" in t for t, _ in _tick_labels(ax, "x"))
+    assert any(t != r"$\mathdefault{10}$" for t, _ in _tick_labels(ax, "x"))
+
+
+def test_whole_numbers_are_written_plainly():
+    """Cell counts read 4, 8, 16, not 4x10^0; errors keep scientific notation."""
+    _, ax = plotting.figure()
+    plotting.plot_convergence(ax, [4, 8, 16, 32], [0.3, 0.15, 0.07, 0.04])
+    xs = [t for t, _ in _tick_labels(ax, "x")]
+    ys = [t for t, _ in _tick_labels(ax, "y")]
+    assert xs and not any("times" in t for t in xs), xs
+    assert any(t in (r"$\mathdefault{5}$", r"$\mathdefault{10}$", r"$\mathdefault{20}$") for t in xs), xs
+    assert any("times" in t or "10^" in t for t in ys), ys
 
 
 def test_only_powers_of_ten_are_labelled_when_two_are_in_view():

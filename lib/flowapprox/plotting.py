@@ -293,7 +293,7 @@ class _SpacedLogLabels(LogFormatterSciNotation):
             size=mpl.rcParams["xtick.labelsize" if horizontal else "ytick.labelsize"])
         ticks: list[tuple[float, float, float]] = []  # (value, position, extent)
         for x in sorted(x for x in locs if vmin * (1 - 1e-9) <= x <= vmax * (1 + 1e-9)):
-            text = super().__call__(x)
+            text = self._text(x)
             if text:
                 width, height, _ = text_to_path.get_text_width_height_descent(
                     text, font, ismath=text.startswith("$"))
@@ -333,6 +333,12 @@ class _SpacedLogLabels(LogFormatterSciNotation):
         if self.labelled is not None and not any(
                 math.isclose(x, y, rel_tol=1e-9) for y in self.labelled):
             return ""
+        return self._text(x, pos)
+
+    def _text(self, x: float, pos: int | None = None) -> str:
+        """Whole numbers from 1 to 9999 as they are (``20``, not ``2x10^1``), else sci notation."""
+        if 1 <= x < 1e4 and math.isclose(x, round(x), rel_tol=1e-9):
+            return rf"$\mathdefault{{{round(x)}}}$"
         return super().__call__(x, pos)
 
 
@@ -359,8 +365,10 @@ def label_log_ticks(ax: Axes) -> Axes:
     labels (``2x10^0``, ``3x10^0``, ...) collide on a panel of the book's size. This
     installs formatters that choose, at every draw, the labels that fit: powers of ten
     first, then ``5``, ``2``, ``3`` and the other multiples, and no minor labels while two
-    powers of ten are in view. Linear axes are left alone. :func:`plot_convergence` calls it,
-    and the axes of :func:`figure` apply it whenever a scale is set.
+    powers of ten are in view. Whole numbers from 1 to 9999 (cell counts, depths) are
+    written plainly, other values in scientific notation. Linear axes are left alone.
+    :func:`plot_convergence` calls it, and the axes of :func:`figure` apply it whenever a
+    scale is set.
     """
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
         if scale == "log":
