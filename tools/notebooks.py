@@ -559,17 +559,25 @@ def format_times(records: Sequence[RunRecord | dict[str, Any]]) -> str:
 # -------------------------------------------------------------------------- hygiene
 
 
+def _read_valid(path: Path) -> nbformat.NotebookNode | str:
+    """The notebook at ``path``, or why it is not a valid one."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # unreadable JSON or schema violation
+        return f"not a valid notebook: {type(exc).__name__}: {exc}"
+    return nb
+
+
 def hygiene_problems(path: Path | str) -> list[str]:
     """Return every hygiene problem of the committed notebook at ``path`` ([] if clean).
 
     Each message names the cell (1-based index and id) where it applies.
     """
     path = Path(path)
-    try:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # unreadable JSON or schema violation
-        return [f"not a valid notebook: {type(exc).__name__}: {exc}"]
+    nb = _read_valid(path)
+    if isinstance(nb, str):
+        return [nb]
     size = path.stat().st_size
     problems = []
     if size > MAX_NOTEBOOK_BYTES:
@@ -587,12 +595,9 @@ def explorer_problems(path: Path | str) -> list[str]:
     kernel): no outputs, no execution counts, no ``parameters`` cell, the book's kernelspec
     and no volatile metadata; it builds a ``flowapprox.explorers`` widget.
     """
-    path = Path(path)
-    try:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # unreadable JSON or schema violation
-        return [f"not a valid notebook: {type(exc).__name__}: {exc}"]
+    nb = _read_valid(Path(path))
+    if isinstance(nb, str):
+        return [nb]
     problems = _metadata_problems(nb)
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     for i, c in code:

@@ -166,30 +166,7 @@ def _pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
         )
         slope = field.slopes[piece]
         end = torch.where(moving_right, bounds[piece + 1], bounds[piece])
-        # Time to reach the end of the piece.
-        flat = slope == 0
-        safe_slope = torch.where(flat, torch.ones_like(slope), slope)
-        zero = y - velocity / safe_slope  # where the piece's affine extension vanishes
-        offset = y - zero  # 0 for a point on a zero: it must stay put even if exp overflows
-        # Every branch below is finite wherever torch.where discards it, so that gradients
-        # (the arrival time depends on the start) never meet 0 * inf.
-        finite_end = torch.isfinite(end)
-        safe_end = torch.where(finite_end, end, y)
-        safe_offset = torch.where(offset != 0, offset, torch.ones_like(offset))
-        ratio = (safe_end - zero) / safe_offset
-        valid = finite_end & (offset != 0) & (ratio > 0) & ~flat
-        log_ratio = torch.log(torch.where(valid, ratio, torch.ones_like(ratio)))
-        reach_exp = torch.where(valid, log_ratio / safe_slope, math.inf)
-        reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
-        safe_velocity = torch.where(velocity != 0, velocity, torch.ones_like(velocity))
-        reach = torch.where(flat, (safe_end - y) / safe_velocity, reach_exp)
-        reach = torch.where(finite_end, reach, torch.full_like(reach, math.inf))
-        step = torch.minimum(remaining, reach)
-        growth = torch.exp(torch.where(flat, torch.zeros_like(slope), slope) * step)
-        grown = torch.where(offset == 0, y, zero + offset * growth)
-        moved = torch.where(flat, y + velocity * step, grown)
-        arrived = reach <= remaining
-        new_y = torch.where(arrived, end, moved)
+        new_y, step, arrived = affine_step(y, velocity, slope, end, remaining)
         y = torch.where(active, new_y, y)
         if not bool(torch.isfinite(y).all()):
             raise FloatingPointError(
@@ -202,6 +179,42 @@ def _pl_flow(field: PiecewiseLinear, x: Tensor, t: float) -> Tensor:
     if not bool(torch.isfinite(y).all()):
         raise FloatingPointError("pl_flow: the flow left the floating-point range")
     return y
+
+
+def affine_step(
+    y: Tensor, velocity: Tensor, slope: Tensor, end: Tensor, remaining: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One step of the exact flow of a field that is affine on the current piece (the step of
+    :func:`pl_flow`, shared with :func:`flowapprox.wells.well_flow`; no argument checks).
+
+    A point at ``y`` with velocity ``velocity`` on a piece of slope ``slope`` moves towards
+    the piece's end ``end`` (``+-inf`` for an unbounded piece) for at most ``remaining``.
+    Returns its new position (``end`` if it arrives), the time used and whether it arrived.
+    Every branch is finite wherever ``torch.where`` discards it, so that gradients (the
+    arrival time depends on the start) never meet ``0 * inf``; a point on a zero of the
+    affine extension stays put even where ``exp`` would overflow.
+    """
+    flat = slope == 0
+    safe_slope = torch.where(flat, torch.ones_like(slope), slope)
+    zero = y - velocity / safe_slope  # where the piece's affine extension vanishes
+    offset = y - zero
+    finite_end = torch.isfinite(end)
+    safe_end = torch.where(finite_end, end, y)
+    safe_offset = torch.where(offset != 0, offset, torch.ones_like(offset))
+    ratio = (safe_end - zero) / safe_offset
+    valid = finite_end & (offset != 0) & (ratio > 0) & ~flat
+    log_ratio = torch.log(torch.where(valid, ratio, torch.ones_like(ratio)))
+    reach_exp = torch.where(valid, log_ratio / safe_slope, math.inf)
+    reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
+    safe_velocity = torch.where(velocity != 0, velocity, torch.ones_like(velocity))
+    reach = torch.where(flat, (safe_end - y) / safe_velocity, reach_exp)
+    reach = torch.where(finite_end, reach, torch.full_like(reach, math.inf))
+    step = torch.minimum(remaining, reach)
+    growth = torch.exp(torch.where(flat, torch.zeros_like(slope), slope) * step)
+    grown = torch.where(offset == 0, y, zero + offset * growth)
+    moved = torch.where(flat, y + velocity * step, grown)
+    arrived = reach <= remaining
+    return torch.where(arrived, end, moved), step, arrived
 
 
 def multiwell(

@@ -50,6 +50,7 @@ from ._validation import (
     check_tensor,
 )
 from .families import ACTIVATIONS
+from .piecewise import affine_step
 from .splitting import RidgeSum
 
 
@@ -273,28 +274,8 @@ def _relu_line_flow(slopes: Tensor, offsets: Tensor, t: float) -> Tensor:
         end = torch.where(ahead, kinks, math.inf).min(dim=1).values
         on = ((a > 0) & ~ahead) | ((a < 0) & ahead)  # neurons active on (y, end)
         slope = (a * on).sum(dim=1)
-        # The rest is pl_flow's step for a point moving right (see _pl_flow).
-        flat = slope == 0
-        safe_slope = torch.where(flat, torch.ones_like(slope), slope)
-        zero = y - velocity / safe_slope
-        offset = y - zero
-        finite_end = torch.isfinite(end)
-        safe_end = torch.where(finite_end, end, y)
-        safe_offset = torch.where(offset != 0, offset, torch.ones_like(offset))
-        ratio = (safe_end - zero) / safe_offset
-        valid = finite_end & (offset != 0) & (ratio > 0) & ~flat
-        log_ratio = torch.log(torch.where(valid, ratio, torch.ones_like(ratio)))
-        reach_exp = torch.where(valid, log_ratio / safe_slope, math.inf)
-        reach_exp = torch.where(reach_exp >= 0, reach_exp, math.inf)
-        safe_velocity = torch.where(active, velocity, torch.ones_like(velocity))
-        reach = torch.where(flat, (safe_end - y) / safe_velocity, reach_exp)
-        reach = torch.where(finite_end, reach, torch.full_like(reach, math.inf))
-        step = torch.minimum(remaining, reach)
-        growth = torch.exp(torch.where(flat, torch.zeros_like(slope), slope) * step)
-        grown = torch.where(offset == 0, y, zero + offset * growth)
-        moved = torch.where(flat, y + velocity * step, grown)
-        arrived = reach <= remaining
-        y = torch.where(active, torch.where(arrived, end, moved), y)
+        new_y, step, arrived = affine_step(y, velocity, slope, end, remaining)
+        y = torch.where(active, new_y, y)
         if not bool(torch.isfinite(y).all()):
             raise FloatingPointError(
                 f"well_flow overflowed: the exact flow leaves the floating-point range before "
