@@ -113,7 +113,9 @@ def test_the_theory_map_lists_results_with_objects_and_claims(ledger: _Rows) -> 
     assert supported and all(label in shown for label in supported)
 
 
-@pytest.mark.parametrize("page", ["chapters/02-flows-and-control-families/index.html",
+@pytest.mark.parametrize("page", ["chapters/01-resnets-as-flows/index.html",
+                                  "chapters/02-flows-and-control-families/index.html",
+                                  "chapters/03-one-dimension/index.html",
                                   "chapters/04-universal-approximation/index.html"])
 def test_chapter_pages_show_the_explorers_figures_in_tabs(page: str) -> None:
     """Tabs (sphinx-design) over figures glued by the notebooks; every image file exists."""

@@ -364,7 +364,8 @@ def depth_view(
     axes[2].set_title(r"$\det D$(network) / its largest value")
     fig.colorbar(image, ax=axes[2], shrink=0.8)
     folded = float((dets <= 0).double().mean())
-    summary = (f"{method}, depth {depth} ({steps} steps per piece): largest h L = "
+    per_piece = f"{steps} step" + ("s" if steps > 1 else "")
+    summary = (f"{method}, depth {depth} ({per_piece} per piece): largest h L = "
                f"{h_lip:.2f}; grid points where the network folds (det <= 0): {folded:.1%}; "
                f"for the flow map: {float((flow_dets <= 0).double().mean()):.1%}")
     return View(fig, summary)
