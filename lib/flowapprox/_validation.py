@@ -136,14 +136,18 @@ def check_interval(
     return lower_f, upper_f
 
 
-def check_box(name: str, value: object, dim: int | None = None) -> Box:
-    """A :class:`flowapprox.Box`, of dimension ``dim`` if given."""
+def check_box(
+    name: str, value: object, dim: int | None = None, *, min_dim: int | None = None
+) -> Box:
+    """A :class:`flowapprox.Box`, of dimension ``dim`` (or at least ``min_dim``) if given."""
     from .metrics import Box  # the Box type lives in metrics, which imports this module
 
     if not isinstance(value, Box):
         raise TypeError(f"{name} must be a flowapprox.Box, got {type(value).__name__}")
     if dim is not None and value.dim != dim:
         raise ValueError(f"{name} must be a {dim}-D flowapprox.Box, got a {value.dim}-D box")
+    if min_dim is not None and value.dim < min_dim:
+        raise ValueError(f"{name} must have dimension at least {min_dim}, got {value.dim}")
     return value
 
 

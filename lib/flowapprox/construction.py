@@ -846,11 +846,7 @@ def construct_cube(
         return construct_from_profiles(target, box, cells, zoom_time, family=family,
                                        rate=rate, escape=escape, sharpness=sharpness)
     check_callable("target", target)
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a Box, got {type(box).__name__}")
-    n = box.dim
-    if n < 2:
-        raise ValueError(f"box must have dimension at least 2, got {n}")
+    n = check_box("box", box, min_dim=2).dim
     cells = check_positive_int("cells", cells)
     if zoom_time is None:
         zoom_time = 3.0 + 2.0 * (n - 1) * math.log(cells)

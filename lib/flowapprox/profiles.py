@@ -57,6 +57,7 @@ from torch import Tensor
 
 from ._types import Field, Params, Target
 from ._validation import (
+    check_box,
     check_callable,
     check_choice,
     check_points,
@@ -657,11 +658,7 @@ def construct_from_profiles(
         The sharpness :math:`\kappa'` of :func:`staircase`.
     """
     check_callable("target", target)
-    if not isinstance(box, Box):
-        raise TypeError(f"box must be a Box, got {type(box).__name__}")
-    n = box.dim
-    if n < 2:
-        raise ValueError(f"box must have dimension at least 2, got {n}")
+    n = check_box("box", box, min_dim=2).dim
     cells = check_positive_int("cells", cells)
     family = _check_family("family", family)
     rate = check_real("rate", rate, positive=True)
